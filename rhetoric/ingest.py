@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import math
 import os
@@ -42,7 +43,6 @@ _MAGIC = (
     b"\xff\xd8\xff",
     b"GIF8",
     b"\x7fELF",
-    b"BZh",
     b"\xfd7zXZ",
     b"7z\xbc\xaf",
     b"Rar!",
@@ -57,6 +57,8 @@ HEADER_LINES = 5  # where parse_date looks for a date
 HEADER_CHARS = 300
 
 Warn = Callable[[str], None]
+# Controls other than whitespace, lone surrogates and U+FFFD: what binary data decodes to.
+_JUNK = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd]")
 
 
 # --------------------------------------------------------------------------- files
@@ -91,12 +93,12 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
     def walk(folder: Path) -> None:
         try:
             real = folder.resolve(strict=True)
+            if real in seen_dirs:
+                return
+            seen_dirs.add(real)
             entries = sorted(folder.iterdir(), key=lambda p: p.name)
         except (OSError, RuntimeError):  # broken link or symlink loop
             return
-        if real in seen_dirs:
-            return
-        seen_dirs.add(real)
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -177,15 +179,8 @@ def plausibility(text: str) -> float:
 
 
 def _junk_share(text: str) -> float:
-    """Share of control, unassigned, surrogate and replacement characters in ``text``."""
-    if not text:
-        return 0.0
-    junk = sum(
-        1
-        for ch in text
-        if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Cs", "Cn") and ch not in "\t\n\r\f\v")
-    )
-    return junk / len(text)
+    """Share of control, surrogate and replacement characters in ``text``."""
+    return len(_JUNK.findall(text)) / len(text) if text else 0.0
 
 
 def _try(data: bytes, encoding: str) -> str | None:
@@ -258,7 +253,9 @@ def decode_bytes(data: bytes, path: str | Path | None = None) -> tuple[str, str]
     return _normalise_newlines(text.removeprefix("\ufeff")), encoding
 
 
-def _pick(data: bytes, encodings: Iterable[str], path: str | Path | None, error: str) -> tuple[str, str]:
+def _pick(
+    data: bytes, encodings: Iterable[str], path: str | Path | None, error: str
+) -> tuple[str, str]:
     """Decode with the most plausible of ``encodings``; raise ``error`` unless one clearly wins."""
     scored = []
     for enc in encodings:
@@ -308,8 +305,6 @@ def parse_date(text_header: str) -> str | None:
 
 
 def _valid(year: int, month: int, day: int) -> bool:
-    import datetime
-
     if not 1800 <= year <= 2200:  # four digits that are a count, not a year
         return False
     try:
@@ -364,7 +359,7 @@ def read_documents(
             seen[doc.doc_id] = str(file)
             yield doc
             continue
-        records = _iter_jsonl(file) if suffix == ".jsonl" else _iter_csv(file, warn)
+        records = _iter_jsonl(file) if suffix == ".jsonl" else _iter_csv(file)
         count = 0
         for line_no, rec in records:
             try:
@@ -431,7 +426,7 @@ def _iter_jsonl(file: Path) -> Iterator[tuple[int, dict | _BadRecord]]:
             yield line_no, rec
 
 
-def _iter_csv(file: Path, warn: Warn) -> Iterator[tuple[int, dict | _BadRecord]]:
+def _iter_csv(file: Path) -> Iterator[tuple[int, dict | _BadRecord]]:
     """Yield ``(first line of the row, record)`` per row of a CSV file with a header."""
     _check_binary_head(file)
     # Long articles exceed the csv module's default 128 KiB field limit.
@@ -440,8 +435,7 @@ def _iter_csv(file: Path, warn: Warn) -> Iterator[tuple[int, dict | _BadRecord]]
         reader = csv.reader(fh)
         try:
             header = next(reader, None)
-            if header is None:
-                warn(f"{file}: empty file (skipped)")
+            if header is None:  # empty file: read_documents warns that it held no records
                 return
             names = [h.strip() for h in header]
             missing = [c for c in ("id", "text") if c not in names]
@@ -453,7 +447,8 @@ def _iter_csv(file: Path, warn: Warn) -> Iterator[tuple[int, dict | _BadRecord]]
                     yield start, dict(zip(names, row))
                 start = reader.line_num + 1
         except UnicodeDecodeError:
-            raise InputError(file, f"line {reader.line_num + 1}: not valid UTF-8") from None
+            # Decoding runs ahead of the parser, so the line is approximate.
+            raise InputError(file, f"near line {reader.line_num + 1}: not valid UTF-8") from None
         except csv.Error as exc:
             raise InputError(file, f"line {reader.line_num}: bad CSV ({exc})") from None
 
@@ -461,7 +456,7 @@ def _iter_csv(file: Path, warn: Warn) -> Iterator[tuple[int, dict | _BadRecord]]
 def _make_record(rec: dict, where: str) -> Document:
     """Build a Document from a JSONL/CSV record, or raise _BadRecord."""
     raw_id = rec.get("id")
-    if raw_id is None or raw_id == "":
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         raise _BadRecord("no 'id' field")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise _BadRecord(f"'id' must be a string or an integer, not {type(raw_id).__name__}")

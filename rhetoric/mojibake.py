@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .charfreq import is_cjk, is_rare
 
+_STOPS = set("，。、：；！？“”")
 WINDOW = 8
 MIN_ODD = 3  # odd characters in a window that make it a candidate
 
@@ -21,6 +22,8 @@ def _odd(ch: str) -> bool:
     o = ord(ch)
     if is_cjk(ch):
         return is_rare(ch)
+    if ch == "\ufffd":
+        return True
     if 0x3040 <= o <= 0x30FF or 0x2500 <= o <= 0x257F:  # kana, box drawing
         return True
     return 0xC0 <= o <= 0x24F  # accented Latin outside pinyin annotations
@@ -54,28 +57,44 @@ def _reread_share(run: str) -> float:
     return best
 
 
+def _breaks(ch: str) -> bool:
+    """Byte alignment restarts at ASCII and where the decoder gave up (U+FFFD)."""
+    return ord(ch) < 128 or ch == "\ufffd" or ch.isspace()
+
+
 def _confirmed_part(text: str, i: int, j: int) -> tuple[int, int] | None:
     """Confirm the candidate ``text[i:j]``; return the span its bad sub-runs cover.
 
-    Byte alignment restarts at every ASCII character, so each non-ASCII sub-run is re-read
-    on its own.
+    Each sub-run between alignment breaks is re-read on its own, from its first odd
+    character to its last, then grown while the grown run still re-reads as plain text.
     """
     good: list[tuple[int, int]] = []
     k = i
     while k < j:
-        if ord(text[k]) < 128:
+        if _breaks(text[k]):
             k += 1
             continue
         m = k
-        while m < j and ord(text[m]) >= 128:
+        while m < j and not _breaks(text[m]):
             m += 1
-        part = text[k:m]
-        if m - k >= 3 and _plain_share(part) <= 0.8 and _reread_share(part) >= 0.9:
-            good.append((k, m))
+        # Re-read from the first odd character to the last: ordinary text may lead in.
+        odd = [x for x in range(k, m) if _odd(text[x])]
+        if odd:
+            k2, m2 = odd[0], odd[-1] + 1
+        part = text[k2:m2] if odd else ""
+        if len(part) >= 3 and _plain_share(part) <= 0.8 and _reread_share(part) >= 0.9:
+            a, b = k2, m2
+            # Grow over neighbours while the whole still re-reads as plain text; ordinary
+            # punctuation ends a misread run.
+            while b < m and text[b] not in _STOPS and _reread_share(text[a : b + 1]) >= 0.95:
+                b += 1
+            while a > k and text[a - 1] not in _STOPS and _reread_share(text[a - 1 : b]) >= 0.95:
+                a -= 1
+            good.append((a, b))
         k = m
     if not good:
         return None
-    return good[0][0], good[-1][1]
+    return min(a for a, _ in good), max(b for _, b in good)
 
 
 def find_mojibake(text: str) -> list[tuple[int, int]]:
@@ -101,13 +120,7 @@ def find_mojibake(text: str) -> list[tuple[int, int]]:
         j = i
         while j < n and marked[j]:
             j += 1
-        # Widen to whole sub-runs (the window edges cut them), then confirm by re-reading.
-        a, b = i, j
-        while a > 0 and ord(text[a - 1]) >= 128 and not text[a - 1].isspace():
-            a -= 1
-        while b < n and ord(text[b]) >= 128 and not text[b].isspace():
-            b += 1
-        found = _confirmed_part(text, a, b)
+        found = _confirmed_part(text, i, j)
         if found and (not spans or found[0] >= spans[-1][1]):
             spans.append(found)
         i = max(j, found[1] if found else j)

@@ -21,6 +21,13 @@ _MAX_QUOTE = 300  # a quote open longer than this is taken as unbalanced
 _FLAG_SHARE = 0.5  # a sentence this much boilerplate/mojibake does not count
 
 
+def _closes(text: str, i: int) -> bool:
+    """Is the quote opened at ``i`` closed on the same line, within ``_MAX_QUOTE``?"""
+    end = text.find("\n", i, i + _MAX_QUOTE)
+    window = text[i + 1 : end if end >= 0 else i + _MAX_QUOTE]
+    return any(c in _CLOSE_Q for c in window)
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence ranges of ``text``, trimmed of surrounding white space, empty ones dropped."""
     out: list[tuple[int, int]] = []
@@ -28,14 +35,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch in _OPEN_Q:
+        if ch in _OPEN_Q and _closes(text, i):
             if depth == 0:
                 opened_at = i
             depth += 1
         elif ch in _CLOSE_Q and depth:
             depth -= 1
         if depth and i - opened_at > _MAX_QUOTE:
-            depth = 0  # unbalanced quote: stop honouring it
+            depth = 0  # a quote that runs on and on: stop honouring it
         if ch == "\n":
             out.append((start, i))
             start, depth = i + 1, 0

@@ -181,6 +181,29 @@ def test_cache_chunks_large_lookups_and_checks_dim(tmp_path):
         assert cache.get_many("other", keys[:5]) == {}
 
 
+_FILL = """
+import sys
+from rhetoric.embed import EmbeddingCache, HashingEmbedder
+path, worker = sys.argv[1], sys.argv[2]
+with EmbeddingCache(path) as cache:
+    emb = HashingEmbedder(16)
+    for r in range(20):
+        emb.embed([f"w{worker}-{r}-{i}" for i in range(10)] + ["shared"], cache=cache)
+"""
+
+
+def test_cache_concurrent_processes(tmp_path):
+    path = str(tmp_path / "c.sqlite")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    cmd = [sys.executable, "-c", _FILL, path]
+    procs = [subprocess.Popen([*cmd, str(w)], env=env, stderr=subprocess.PIPE) for w in range(4)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    with EmbeddingCache(path) as cache:
+        assert len(cache) == 4 * 20 * 10 + 1
+
+
 def test_cache_key_separates_kind():
     assert cache_key("query", "x") != cache_key("passage", "x")
     assert len(cache_key("query", "x")) == 32
@@ -190,7 +213,8 @@ def test_default_cache_path(monkeypatch, tmp_path):
     monkeypatch.setenv("RHETORIC_HOME", str(tmp_path))
     assert default_cache_path() == tmp_path / "cache" / "embeddings.sqlite"
     monkeypatch.delenv("RHETORIC_HOME")
-    assert default_cache_path() == Path.home() / ".cache" / "rhetoric" / "cache" / "embeddings.sqlite"
+    expected = Path.home() / ".cache" / "rhetoric" / "cache" / "embeddings.sqlite"
+    assert default_cache_path() == expected
 
 
 # --- load_embedder ----------------------------------------------------------------------------
@@ -261,9 +285,20 @@ def test_st_prefixes(tiny_st):
 
     plain = SentenceTransformerEmbedder(str(tiny_st), query_prefix="", passage_prefix="")
     np.testing.assert_allclose(plain.embed(["外防输入"], "query"), plain.embed(["外防输入"]), rtol=1e-5)
-    e5 = SentenceTransformerEmbedder(str(tiny_st), query_prefix="query: ", passage_prefix="passage: ")
+    e5 = SentenceTransformerEmbedder(str(tiny_st), query_prefix="q: ", passage_prefix="p: ")
     q, p = e5.embed(["外防输入"], "query")[0], e5.embed(["外防输入"], "passage")[0]
     assert not np.allclose(q, p)
+
+
+def test_st_e5_prefix_default(tiny_st, tmp_path):
+    import shutil
+
+    from rhetoric.embed import SentenceTransformerEmbedder
+
+    e5 = SentenceTransformerEmbedder(str(shutil.copytree(tiny_st, tmp_path / "tiny-E5-model")))
+    assert (e5.query_prefix, e5.passage_prefix) == ("query: ", "passage: ")
+    custom = SentenceTransformerEmbedder(str(tmp_path / "tiny-E5-model"), query_prefix="")
+    assert (custom.query_prefix, custom.passage_prefix) == ("", "passage: ")
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="CUDA not available")

@@ -30,7 +30,7 @@ def _vocab() -> list[str]:
 
 
 def build_tiny_st_model(folder: Path) -> Path:
-    """Create a 32-d, 2-layer BERT with a char-level tokenizer and mean pooling, saved to ``folder``.
+    """Create a 32-d, 2-layer BERT with char-level tokenizer and mean pooling, saved in ``folder``.
 
     Weights are random (seed 0): vectors are meaningless but deterministic.
     """

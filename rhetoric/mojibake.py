@@ -10,6 +10,8 @@ Usage: ``find_mojibake(text) -> [(start, end), ...]``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .charfreq import is_cjk, is_rare
 
 _STOPS = set("，。、：；！？“”")
@@ -17,6 +19,7 @@ WINDOW = 8
 MIN_ODD = 3  # odd characters in a window that make it a candidate
 
 
+@lru_cache(maxsize=65536)
 def _odd(ch: str) -> bool:
     """A character unlikely in Chinese prose: rare ideograph, kana, box drawing, accented Latin."""
     o = ord(ch)

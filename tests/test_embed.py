@@ -23,8 +23,6 @@ from rhetoric.embed import (
 )
 from rhetoric.errors import ModelError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_st_model import build_tiny_st_model  # noqa: E402
 
 
 def _has_cuda() -> bool:
@@ -259,9 +257,6 @@ def test_cuda_without_cuda_is_a_model_error(tiny_st):
 # --- sentence-transformers --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def tiny_st(tmp_path_factory) -> Path:
-    return build_tiny_st_model(tmp_path_factory.mktemp("tiny_st") / "model")
 
 
 def test_tiny_st_model_loads(tiny_st, tmp_path):

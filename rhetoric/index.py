@@ -5,8 +5,8 @@ An index is a folder::
     index/
       manifest.json        format, model id, dimension, normaliser version, counts, checksums
       gen-000007/
-        rhetoric.sqlite    documents, flagged spans, sentences, clauses, vector ids
-        faiss.index        one vector per distinct normalised sentence (inner product)
+        rhetoric.sqlite    documents, flagged spans, sentences, clauses, phrases, vector ids
+        faiss.index        one vector per distinct normalised sentence or phrase (inner product)
       .lock                held while a build runs
 
 A build writes a new ``gen-*`` folder and then replaces ``manifest.json`` atomically, so a
@@ -72,11 +72,43 @@ CREATE INDEX sentences_doc ON sentences(doc, idx);
 CREATE INDEX sentences_vec ON sentences(vec);
 CREATE TABLE clauses (
   sentence INTEGER NOT NULL REFERENCES sentences(id), idx INTEGER NOT NULL,
-  start INTEGER NOT NULL, end INTEGER NOT NULL
+  start INTEGER NOT NULL, end INTEGER NOT NULL, norm TEXT NOT NULL
 );
 CREATE INDEX clauses_sentence ON clauses(sentence);
+CREATE TABLE phrases (
+  sentence INTEGER NOT NULL REFERENCES sentences(id), start INTEGER NOT NULL,
+  end INTEGER NOT NULL, norm TEXT NOT NULL, vec INTEGER NOT NULL
+);
+CREATE INDEX phrases_vec ON phrases(vec);
 CREATE TABLE vectors (id INTEGER PRIMARY KEY, norm TEXT UNIQUE NOT NULL);
 """
+
+
+PHRASE_MIN = 6  # phrases shorter than this are not embedded on their own
+_EDGE_MARKS = "，、：；。！？…“”‘’（）《》 "
+
+
+def phrase_units(s: Sentence) -> list[tuple[int, int, str]]:
+    """Phrases of ``s`` embedded beside it: ``(start, end, text)``, original offsets.
+
+    A phrase is a run of clauses joined by 、 (so an enumeration like 人民至上、生命至上 stays
+    whole) up to the next ，：；. Phrases get vectors so that a short slogan meets the phrase
+    that holds it, and a reworded directive meets its counterpart inside a long sentence. Only
+    phrases of ``PHRASE_MIN`` characters or more that are not the whole sentence count.
+    """
+    if s.kind != "text":
+        return []
+    whole = s.norm.strip(_EDGE_MARKS)
+    out, cur = [], None
+    for (a, b), norm in zip(s.clauses, s.clause_norms):
+        cur = (cur[0], b, cur[2] + norm) if cur else (a, b, norm)
+        if not norm.endswith("、"):
+            out.append(cur)
+            cur = None
+    if cur:
+        out.append(cur)
+    units = [(a, b, t.strip(_EDGE_MARKS)) for a, b, t in out]
+    return [(a, b, t) for a, b, t in units if len(t) >= PHRASE_MIN and t != whole]
 
 
 def default_index_dir() -> Path:
@@ -223,7 +255,10 @@ def build_index(
         prepared, counts = _prepare(old, new_docs, progress)
         _flag_recurring(prepared)
         sentences = {p.doc.doc_id: segment(p.doc, p.norm) for p in prepared}
-        texts = sorted({s.norm for ss in sentences.values() for s in ss if s.kind == "text" and s.norm})
+        texts = sorted(
+            {s.norm for ss in sentences.values() for s in ss if s.kind == "text" and s.norm}
+            | {t for ss in sentences.values() for s in ss for _, _, t in phrase_units(s)}
+        )
         vectors, reused, embedded = _vectors_for(texts, old, embedder, cache, progress, batch_size)
         gen = _next_generation(root)
         _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit)
@@ -376,8 +411,12 @@ def _write_generation(
                 )
                 sid = cur.lastrowid
                 db.executemany(
-                    "INSERT INTO clauses(sentence, idx, start, end) VALUES (?,?,?,?)",
-                    [(sid, i, a, b) for i, (a, b) in enumerate(s.clauses)],
+                    "INSERT INTO clauses(sentence, idx, start, end, norm) VALUES (?,?,?,?,?)",
+                    [(sid, i, a, b, n) for i, ((a, b), n) in enumerate(zip(s.clauses, s.clause_norms))],
+                )
+                db.executemany(
+                    "INSERT INTO phrases(sentence, start, end, norm, vec) VALUES (?,?,?,?,?)",
+                    [(sid, a, b, t, vec_id[t]) for a, b, t in phrase_units(s)],
                 )
         db.commit()
     finally:
@@ -574,9 +613,11 @@ class Index:
         sql += " ORDER BY d.doc_id, s.idx"
         for row in self.db.execute(sql, args).fetchall():
             clauses = self.db.execute(
-                "SELECT start, end FROM clauses WHERE sentence = ? ORDER BY idx", (row[7],)
+                "SELECT start, end, norm FROM clauses WHERE sentence = ? ORDER BY idx", (row[7],)
             ).fetchall()
-            yield Sentence(*row[:7], clauses=[tuple(c) for c in clauses])
+            yield Sentence(
+                *row[:7], clauses=[(a, b) for a, b, _ in clauses], clause_norms=[n for _, _, n in clauses]
+            )
 
     def spans(self, doc_id: str) -> list[Span]:
         """Flagged spans (mojibake, boilerplate, pinyin) of one document."""
@@ -620,6 +661,37 @@ class Index:
             for vid, norm in self.db.execute(f"SELECT id, norm FROM vectors WHERE norm IN ({marks})", chunk):
                 out[norm] = self.faiss.reconstruct(int(vid))
         return out
+
+    def vector_matrix(self) -> np.ndarray:
+        """All stored vectors, row ``i`` for vector id ``i``."""
+        n = self.faiss.ntotal
+        if n == 0:
+            return np.zeros((0, int(self.manifest["dim"])), dtype=np.float32)
+        return np.asarray(self.faiss.reconstruct_n(0, n), dtype=np.float32)
+
+    def vector_texts(self) -> list[str]:
+        """The normalised sentence text behind each vector id."""
+        return [r[0] for r in self.db.execute("SELECT norm FROM vectors ORDER BY id")]
+
+    def vector_owners(self) -> Iterator[tuple[int, Any]]:
+        """``(vector id, SentenceRef)`` for every embedded sentence and phrase."""
+        from .cluster import SentenceRef
+
+        rows = self.db.execute(
+            "SELECT s.vec, d.doc_id, s.idx, s.start, s.end, d.id FROM sentences s"
+            " JOIN documents d ON d.id = s.doc WHERE s.vec IS NOT NULL UNION ALL"
+            " SELECT p.vec, d.doc_id, s.idx, p.start, p.end, d.id FROM phrases p"
+            " JOIN sentences s ON s.id = p.sentence JOIN documents d ON d.id = s.doc"
+            " ORDER BY 2, 3, 4"
+        )
+        texts: dict[int, str] = {}
+        for vec, doc_id, idx, start, end, doc_row in rows:
+            if doc_row not in texts:
+                texts.clear()  # rows come document by document: keep one text at a time
+                texts[doc_row] = self.db.execute(
+                    "SELECT text FROM documents WHERE id = ?", (doc_row,)
+                ).fetchone()[0]
+            yield int(vec), SentenceRef(doc_id, idx, start, end, texts[doc_row][start:end])
 
     # -- search --------------------------------------------------------------------------
 
@@ -676,25 +748,38 @@ class Index:
         self, scores: np.ndarray, ids: np.ndarray, source: str | None, date_from: str | None,
         date_to: str | None,
     ) -> list[Hit]:
-        hits: list[Hit] = []
+        """Sentences behind the vector ids, best score per sentence, in score order.
+
+        A vector may stand for whole sentences or for phrases inside longer ones; a phrase
+        match gives its sentence with ``match_start``/``match_end`` on the phrase.
+        """
+        best: dict[tuple[str, int], Hit] = {}
+        order: list[tuple[str, int]] = []
+        sql = (
+            "SELECT d.doc_id, s.idx, s.text, s.start, s.end, s.norm, d.title, d.date, d.source,"
+            " s.start, s.end, 'sentence' FROM sentences s JOIN documents d ON d.id = s.doc"
+            " WHERE s.vec = ? UNION ALL"
+            " SELECT d.doc_id, s.idx, s.text, s.start, s.end, s.norm, d.title, d.date, d.source,"
+            " c.start, c.end, 'phrase' FROM phrases c JOIN sentences s ON s.id = c.sentence"
+            " JOIN documents d ON d.id = s.doc WHERE c.vec = ?"
+        )
         for score, vid in zip(scores.tolist(), ids.tolist()):
             if vid < 0:
                 continue
-            rows = self.db.execute(
-                "SELECT d.doc_id, s.idx, s.text, s.start, s.end, s.norm, d.title, d.date, d.source"
-                " FROM sentences s JOIN documents d ON d.id = s.doc WHERE s.vec = ?"
-                " ORDER BY d.doc_id, s.idx",
-                (int(vid),),
-            ).fetchall()
-            for r in rows:
+            for r in sorted(self.db.execute(sql, (int(vid), int(vid))).fetchall(), key=lambda r: (r[0], r[1])):
                 if source is not None and r[8] != source:
                     continue
                 if date_from is not None and (r[7] is None or r[7] < date_from):
                     continue
                 if date_to is not None and (r[7] is None or r[7] > date_to):
                     continue
-                hits.append(Hit(r[0], r[1], r[2], r[3], r[4], round(float(score), 6), r[5], r[6], r[7], r[8]))
-        return hits
+                key = (r[0], r[1])
+                if key in best:
+                    continue  # an earlier (higher-scoring) vector already gave this sentence
+                best[key] = Hit(r[0], r[1], r[2], r[3], r[4], round(float(score), 6), r[5], r[6],
+                                r[7], r[8], r[9], r[10], r[11])
+                order.append(key)
+        return [best[k] for k in order]
 
 
 def _embedder_for(model_id: str) -> Embedder:

@@ -50,6 +50,7 @@ class Sentence:
     end: int
     kind: str = "text"
     clauses: list[tuple[int, int]] = field(default_factory=list)  # original offsets
+    clause_norms: list[str] = field(default_factory=list)  # matching text of each clause
 
 
 @dataclass
@@ -66,3 +67,6 @@ class Hit:
     title: str | None = None
     date: str | None = None
     source: str | None = None
+    match_start: int | None = None  # the part that matched (a phrase, or the whole sentence)
+    match_end: int | None = None
+    via: str = "sentence"  # "sentence" or "phrase"

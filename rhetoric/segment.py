@@ -103,13 +103,16 @@ def segment(doc: Document, norm: Normalized) -> list[Sentence]:
         for k in ("mojibake", "boilerplate"):
             if shares[k] >= _FLAG_SHARE:
                 kind = k
-        clean = "".join(
-            c for c, m1, m2 in zip(text[a:b], bad["mojibake"][a:b], bad["boilerplate"][a:b])
-            if not (m1 or m2)
-        )
+        def clean(x: int, y: int) -> str:
+            flags = zip(text[x:y], bad["mojibake"][x:y], bad["boilerplate"][x:y])
+            return "".join(c for c, m1, m2 in flags if not (m1 or m2))
+
         start, end = norm.to_original(a, b)
-        clauses = [norm.to_original(x, y) for x, y in split_clauses(text, a, b)]
+        parts = split_clauses(text, a, b)
         sentences.append(
-            Sentence(doc.doc_id, len(sentences), doc.text[start:end], clean, start, end, kind, clauses)
+            Sentence(
+                doc.doc_id, len(sentences), doc.text[start:end], clean(a, b), start, end, kind,
+                [norm.to_original(x, y) for x, y in parts], [clean(x, y) for x, y in parts],
+            )
         )
     return sentences

@@ -118,9 +118,11 @@ def test_build_adds_new_and_replaces_changed_documents(tmp_path):
     changed = corpus / f"{seed_id('004')}.txt"
     # (Added at the top: anything after 004's editor line is footer boilerplate.)
     changed.write_text("会议要求，守土有责、守土担责、守土尽责。\n" + seed_text("004"), encoding="utf-8")
+    before = report.vectors
     report = _build([corpus], tmp_path / "ix")
     assert (report.replaced, report.unchanged, report.documents) == (1, 4, 6)
-    assert report.embedded == 1  # only the new sentence
+    # Only the new sentence and its phrases are embedded.
+    assert report.embedded == report.vectors - before == 2
     with Index.open(tmp_path / "ix") as ix:
         assert "守土有责、守土担责、守土尽责。" in ix.document_text(seed_id("004"))
         assert len(ix.documents()) == 6
@@ -205,3 +207,15 @@ def test_jsonl_sources_are_queryable(tmp_path):
         assert [d.doc_id for d in ix.documents(date_to="2020-12-31")] == ["a1"]
         hits = ix.search("人民至上", k=5, source="县融媒体")
         assert [h.doc_id for h in hits] == ["a1"]
+
+
+def test_phrase_vectors_point_inside_their_sentence(hash_index):
+    with Index.open(hash_index) as ix:
+        hits = ix.search("守土有责、守土担责、守土尽责", k=5)
+        phrase_hits = [h for h in hits if h.via == "phrase"]
+        assert phrase_hits
+        for h in hits:
+            assert h.start <= h.match_start < h.match_end <= h.end
+        top = phrase_hits[0]
+        matched = ix.document_text(top.doc_id)[top.match_start : top.match_end]
+        assert "守土有责" in matched and len(matched) < len(top.text)

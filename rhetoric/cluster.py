@@ -1,0 +1,312 @@
+"""Semantic reuse: near-duplicate sentences across documents, and clusters of them (directives).
+
+Embedding scores of one model live in a narrow band (with multilingual-e5-small unrelated
+Chinese sentences still score about 0.86 and paraphrases about 0.94), so no fixed cut-off will
+do. :func:`calibrate` samples random pairs of sentences from *different* documents and takes
+a high quantile of their scores (default the 99.9th percentile, at least the mean plus four
+standard deviations): a pair counts as reuse only when it scores like almost no random pair.
+
+Near duplicates are each sentence's k nearest neighbours in other documents above that
+threshold, searched in blocks so memory stays bounded. Clusters are the connected groups of
+such pairs (a group that grows too large is split again at a stricter threshold); each has a
+label (its most central sentence) and keywords (jieba words ranked by class-based TF-IDF).
+
+Usage::
+
+    with Index.open("index") as ix:
+        result = cluster_directives(ix)
+        for c in result.clusters: print(c.label, c.keywords)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .index import Index
+
+DEFAULT_QUANTILE = 0.999
+MIN_SIGMAS = 4.0
+
+
+@dataclass
+class Calibration:
+    """How the similarity threshold was chosen, to show the user."""
+
+    model_id: str
+    method: str
+    pairs: int
+    mean: float
+    std: float
+    quantiles: dict[str, float]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class SentenceRef:
+    """A sentence of the index, in original offsets."""
+
+    doc_id: str
+    sentence: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class NearDuplicate:
+    """Two sentences of different documents that say the same (cosine ``score``)."""
+
+    a: SentenceRef
+    b: SentenceRef
+    score: float
+
+
+@dataclass
+class Member:
+    """A sentence in a cluster; ``centrality`` is its mean similarity to the other members."""
+
+    doc_id: str
+    sentence: int
+    start: int
+    end: int
+    text: str
+    centrality: float
+
+
+@dataclass
+class Cluster:
+    """A recurring directive: sentences from several documents that say the same thing."""
+
+    id: int
+    label: str
+    keywords: list[str]
+    n_docs: int
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass
+class ClusterResult:
+    """Clusters with the calibration that produced them."""
+
+    calibration: Calibration
+    clusters: list[Cluster]
+
+
+@dataclass
+class _Space:
+    """Vectors of the index's text sentences and which sentences each stands for."""
+
+    vectors: np.ndarray  # (n_vectors, dim), rows L2-normalised
+    owners: list[list[SentenceRef]]  # per vector: the sentences with that normalised text
+    docs: list[frozenset[str]]  # per vector: their documents
+    norms: list[str]  # per vector: the normalised text
+
+
+def _space(index: Index) -> _Space:
+    vectors = index.vector_matrix()
+    owners: list[list[SentenceRef]] = [[] for _ in range(len(vectors))]
+    for vec, ref in index.vector_owners():
+        owners[vec].append(ref)
+    norms = index.vector_texts()
+    return _Space(vectors, owners, [frozenset(r.doc_id for r in o) for o in owners], norms)
+
+
+def calibrate(
+    vectors: np.ndarray,
+    docs: list[frozenset[str]],
+    *,
+    model_id: str = "",
+    quantile: float = DEFAULT_QUANTILE,
+    pairs: int = 50_000,
+    seed: int = 0,
+) -> Calibration:
+    """Pick the similarity threshold from random pairs of sentences of different documents."""
+    n = len(vectors)
+    rng = np.random.default_rng(seed)
+    if n < 2:
+        return Calibration(model_id, "too few sentences", 0, 0.0, 0.0, {}, 1.0)
+    i = rng.integers(0, n, size=pairs * 2)
+    j = rng.integers(0, n, size=pairs * 2)
+    keep = np.array([a != b and not (docs[a] & docs[b]) for a, b in zip(i.tolist(), j.tolist())])
+    i, j = i[keep][:pairs], j[keep][:pairs]
+    if len(i) == 0:
+        return Calibration(model_id, "all sentences share a document", 0, 0.0, 0.0, {}, 1.0)
+    scores = np.einsum("ij,ij->i", vectors[i], vectors[j])
+    mean, std = float(scores.mean()), float(scores.std())
+    qs = {f"{q:g}": float(np.quantile(scores, q)) for q in (0.5, 0.9, 0.99, 0.999)}
+    threshold = max(float(np.quantile(scores, quantile)), mean + MIN_SIGMAS * std)
+    method = (
+        f"max(quantile {quantile:g} of {len(i)} random cross-document sentence pairs, "
+        f"mean + {MIN_SIGMAS:g} sd)"
+    )
+    return Calibration(model_id, method, int(len(i)), round(mean, 4), round(std, 4),
+                       {k: round(v, 4) for k, v in qs.items()}, round(min(threshold, 0.999), 4))
+
+
+def _neighbours(
+    space: _Space, threshold: float, k: int, block: int
+) -> list[tuple[int, int, float]]:
+    """Pairs of vectors (i < j) from different documents scoring >= threshold (k-NN each)."""
+    import faiss
+
+    vecs = np.ascontiguousarray(space.vectors, dtype=np.float32)
+    n = len(vecs)
+    if n < 2:
+        return []
+    index = faiss.IndexFlatIP(vecs.shape[1])
+    index.add(vecs)
+    kk = min(n, k + 1)
+    edges: dict[tuple[int, int], float] = {}
+    for lo in range(0, n, block):  # bounded memory: block x k results at a time
+        scores, ids = index.search(vecs[lo : lo + block], kk)
+        for r, (row_s, row_i) in enumerate(zip(scores.tolist(), ids.tolist())):
+            a = lo + r
+            for s, b in zip(row_s, row_i):
+                if b < 0 or b == a or s < threshold:
+                    continue
+                if len(space.docs[a] | space.docs[b]) < 2:
+                    continue  # one document on both sides: repetition, not reuse
+                key = (min(a, b), max(a, b))
+                edges[key] = max(edges.get(key, 0.0), float(s))
+    return [(a, b, s) for (a, b), s in sorted(edges.items())]
+
+
+def near_duplicates(
+    index: Index, *, threshold: float | None = None, k: int = 10, block: int = 4096
+) -> tuple[list[NearDuplicate], Calibration]:
+    """Sentence pairs of different documents that say the same, with the calibration used."""
+    space = _space(index)
+    cal = calibrate(space.vectors, space.docs, model_id=index.model_id)
+    if threshold is not None:
+        cal.threshold, cal.method = threshold, "given by the user"
+    out: list[NearDuplicate] = []
+    for a, b, s in _neighbours(space, cal.threshold, k, block):
+        for ra in space.owners[a]:
+            for rb in space.owners[b]:
+                if ra.doc_id != rb.doc_id:
+                    out.append(NearDuplicate(ra, rb, round(s, 4)))
+    # Identical normalised sentences in several documents share one vector: score 1.
+    for refs in space.owners:
+        for x in range(len(refs)):
+            for y in range(x + 1, len(refs)):
+                if refs[x].doc_id != refs[y].doc_id:
+                    out.append(NearDuplicate(refs[x], refs[y], 1.0))
+    out.sort(key=lambda d: (-d.score, d.a.doc_id, d.a.sentence, d.b.doc_id, d.b.sentence))
+    return out, cal
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _components(nodes: list[int], edges: list[tuple[int, int, float]], threshold: float,
+                max_size: int) -> list[list[int]]:
+    """Connected groups over edges >= threshold; groups above ``max_size`` split stricter."""
+    pos = {v: i for i, v in enumerate(nodes)}
+    uf = _UnionFind(len(nodes))
+    live = [(a, b, s) for a, b, s in edges if s >= threshold and a in pos and b in pos]
+    for a, b, _ in live:
+        uf.union(pos[a], pos[b])
+    groups: dict[int, list[int]] = {}
+    for v in nodes:
+        groups.setdefault(uf.find(pos[v]), []).append(v)
+    out = []
+    for g in groups.values():
+        if len(g) > max_size and threshold < 0.995:
+            # Chaining made it too big: split it at a stricter threshold.
+            out += _components(g, live, threshold + 0.005, max_size)
+        else:
+            out.append(g)
+    return out
+
+
+_STOP = set(
+    "的 了 和 与 及 等 在 是 要 对 把 将 为 以 并 从 向 于 中 上 下 也 都 就 还 又 再 更 各 该 其 之 这 那 "
+    "我们 他们 一个 一些 进行 工作 开展 同时 目前 当前 已经 没有 可以 通过 以及 有关 相关 加强 做好 "
+    "坚持 全面 进一步 重要 同志 强调 指出 表示 要求".split()
+)
+_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$")
+
+
+def _keywords(groups: list[list[str]], top: int = 5) -> list[list[str]]:
+    """Top words per group by class-based TF-IDF over jieba words."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    counts = [Counter(w for t in texts for w in jieba.cut(t) if _WORD.match(w) and w not in _STOP)
+              for texts in groups]
+    total = Counter()
+    for c in counts:
+        total.update(c)
+    avg = sum(total.values()) / max(1, len(counts))
+    out = []
+    for c in counts:
+        size = sum(c.values()) or 1
+        scored = {w: (n / size) * math.log(1 + avg / total[w]) for w, n in c.items()}
+        out.append([w for w, _ in sorted(scored.items(), key=lambda x: (-x[1], x[0]))[:top]])
+    return out
+
+
+def cluster_directives(
+    index: Index,
+    *,
+    threshold: float | None = None,
+    k: int = 10,
+    min_docs: int = 2,
+    max_size: int | None = None,
+    block: int = 4096,
+) -> ClusterResult:
+    """Group sentences of different documents that say the same thing.
+
+    Returns clusters covering at least ``min_docs`` documents, largest first, with the
+    calibration used.
+    """
+    space = _space(index)
+    cal = calibrate(space.vectors, space.docs, model_id=index.model_id)
+    if threshold is not None:
+        cal.threshold, cal.method = threshold, "given by the user"
+    edges = _neighbours(space, cal.threshold, k, block)
+    # Sentences written identically in several documents share one vector: reuse by themselves.
+    shared = {v for v, d in enumerate(space.docs) if len(d) >= 2}
+    nodes = sorted({v for a, b, _ in edges for v in (a, b)} | shared)
+    limit = max_size or max(12, len(space.vectors) // 50)
+    groups = [g for g in _components(nodes, edges, cal.threshold, limit)]
+    groups = [g for g in groups if len(frozenset().union(*(space.docs[v] for v in g))) >= min_docs]
+    labels = _keywords([[space.norms[v] for v in g] for g in groups])
+    clusters = []
+    for g, keywords in zip(groups, labels):
+        sub = space.vectors[g]
+        sims = sub @ sub.T
+        central = (sims.sum(axis=1) - 1.0) / max(1, len(g) - 1)
+        members = [
+            Member(r.doc_id, r.sentence, r.start, r.end, r.text, round(float(central[i]), 4))
+            for i, v in enumerate(g)
+            for r in space.owners[v]
+        ]
+        members.sort(key=lambda m: (-m.centrality, m.doc_id, m.sentence))
+        best = g[int(np.argmax(central))]
+        n_docs = len({m.doc_id for m in members})
+        clusters.append(Cluster(0, space.norms[best], keywords, n_docs, members))
+    clusters.sort(key=lambda c: (-c.n_docs, -len(c.members), c.label))
+    for i, c in enumerate(clusters):
+        c.id = i + 1
+    return ClusterResult(cal, clusters)

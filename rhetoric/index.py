@@ -651,6 +651,24 @@ class Index:
         norm = Normalized(row[8], offsets.tolist(), len(row[2]), list(own))
         return _Prepared(doc, norm, row[10], own)
 
+    def normalized(self) -> Iterator[tuple[Document, Normalized]]:
+        """Every document with its stored normalisation and all its flagged spans."""
+        rows = self.db.execute(
+            "SELECT id, doc_id, text, title, date, source, path, encoding, norm, offsets"
+            " FROM documents ORDER BY doc_id"
+        ).fetchall()
+        for row in rows:
+            doc = Document(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+            offsets = array("i")
+            offsets.frombytes(row[9])
+            spans = [
+                Span(*r)
+                for r in self.db.execute(
+                    "SELECT start, end, kind FROM spans WHERE doc = ? ORDER BY start", (row[0],)
+                )
+            ]
+            yield doc, Normalized(row[8], offsets.tolist(), len(row[2]), spans)
+
     def vectors_for(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of those normalised sentences the index holds."""
         out: dict[str, np.ndarray] = {}

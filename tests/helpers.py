@@ -35,3 +35,64 @@ def corpus_records(n: int) -> list[dict]:
             if len(out) >= n:
                 break
     return out
+
+
+def overlaps(a: str, b: str) -> bool:
+    """gold.toml's rule: one contains the other, the shorter at least 60% of the longer."""
+    short, long_ = sorted((a, b), key=len)
+    return short in long_ and len(short) >= 0.6 * len(long_)
+
+
+def evaluate_formulas(formulas: list, gold: dict) -> dict:
+    """Score reported formulas against gold.toml (the issue's measures).
+
+    ``formulas`` are rhetoric.formulas.Formula objects, ranked. A gold formula is found when
+    reported entries (texts or variants) overlap its text and together cover its documents; a
+    gold variant is grouped when it overlaps the text or a variant of the entry that found its
+    formula.
+    """
+    def entries(f):
+        yield f.text, set(f.doc_ids)
+        for v in f.variants:
+            yield v.text, set(v.doc_ids)
+
+    def short(doc_ids):
+        return {d[:3] for d in doc_ids}
+
+    found, grouped, variants_total = [], [], 0
+    for g in gold["formula"]:
+        homes = []
+        covered: set[str] = set()
+        for f in formulas:
+            hit = [short(d) for t, d in entries(f) if overlaps(t, g["text"])]
+            if hit:
+                homes.append(f)
+                for d in hit:
+                    covered |= d
+        ok = set(g["docs"]) <= covered
+        if ok:
+            found.append(g["text"])
+        for v in g.get("variants", []):
+            variants_total += 1
+            if any(any(overlaps(t, v["text"]) and set(v["docs"]) & short(d) for t, d in entries(f)) for f in homes):
+                grouped.append(v["text"])
+    gold_texts = [g["text"] for g in gold["formula"]] + [
+        v["text"] for g in gold["formula"] for v in g.get("variants", [])
+    ]
+    top20 = [f.text for f in formulas[:20]]
+    good_top = [t for t in top20 if any(overlaps(t, x) for x in gold_texts)]
+    noise = [n for n in gold["noise"] for x in n["examples"]]
+    noise_texts = [x for n in gold["noise"] for x in n["examples"]]
+    bad_top30 = [f.text for f in formulas[:30] if any(x in f.text or f.text in x for x in noise_texts)]
+    return {
+        "found": found,
+        "n_found": len(found),
+        "grouped": grouped,
+        "n_grouped": len(grouped),
+        "n_variants": variants_total,
+        "good_top20": good_top,
+        "n_good_top20": len(good_top),
+        "noise_top30": bad_top30,
+        "missing": [g["text"] for g in gold["formula"] if g["text"] not in found],
+        "_noise_kinds": len(noise),
+    }

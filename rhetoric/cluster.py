@@ -2,14 +2,16 @@
 
 Embedding scores of one model live in a narrow band (with multilingual-e5-small unrelated
 Chinese sentences still score about 0.86 and paraphrases about 0.94), so no fixed cut-off will
-do. :func:`calibrate` samples random pairs of sentences from *different* documents and takes
-a high quantile of their scores (default the 99.9th percentile, at least the mean plus four
-standard deviations): a pair counts as reuse only when it scores like almost no random pair.
+do. :func:`calibrate` samples random pairs of passages (sentences and phrases) from
+*different* documents and takes a high quantile of their scores (default the 95th
+percentile). A pair then counts as reuse only when it scores above that AND each passage is
+the other's best match in the other's document (mutual best match), which is far rarer among
+unrelated passages than a high score alone.
 
-Near duplicates are each sentence's k nearest neighbours in other documents above that
-threshold, searched in blocks so memory stays bounded. Clusters are the connected groups of
-such pairs (a group that grows too large is split again at a stricter threshold); each has a
-label (its most central sentence) and keywords (jieba words ranked by class-based TF-IDF).
+Near duplicates are searched among each passage's k nearest neighbours, in blocks, so memory
+stays bounded. Clusters are the connected groups of near duplicates (a group that grows too
+large is split again at a stricter threshold); each has a label (its most central passage)
+and keywords (jieba words ranked by class-based TF-IDF).
 
 Usage::
 
@@ -31,8 +33,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .index import Index
 
-DEFAULT_QUANTILE = 0.999
-MIN_SIGMAS = 4.0
+DEFAULT_QUANTILE = 0.95
 
 
 @dataclass
@@ -140,11 +141,11 @@ def calibrate(
         return Calibration(model_id, "all sentences share a document", 0, 0.0, 0.0, {}, 1.0)
     scores = np.einsum("ij,ij->i", vectors[i], vectors[j])
     mean, std = float(scores.mean()), float(scores.std())
-    qs = {f"{q:g}": float(np.quantile(scores, q)) for q in (0.5, 0.9, 0.99, 0.999)}
-    threshold = max(float(np.quantile(scores, quantile)), mean + MIN_SIGMAS * std)
+    qs = {f"{q:g}": float(np.quantile(scores, q)) for q in (0.5, 0.9, quantile, 0.99, 0.999)}
+    threshold = float(np.quantile(scores, quantile))
     method = (
-        f"max(quantile {quantile:g} of {len(i)} random cross-document sentence pairs, "
-        f"mean + {MIN_SIGMAS:g} sd)"
+        f"quantile {quantile:g} of {len(i)} random cross-document pairs, "
+        "and each the other's best match in its document"
     )
     return Calibration(model_id, method, int(len(i)), round(mean, 4), round(std, 4),
                        {k: round(v, 4) for k, v in qs.items()}, round(min(threshold, 0.999), 4))
@@ -153,7 +154,13 @@ def calibrate(
 def _neighbours(
     space: _Space, threshold: float, k: int, block: int
 ) -> list[tuple[int, int, float]]:
-    """Pairs of vectors (i < j) from different documents scoring >= threshold (k-NN each)."""
+    """Mutual best matches between documents scoring >= threshold: ``(i, j, score)``, i < j.
+
+    For each vector, its best match in every other document among its ``k`` nearest
+    neighbours; a pair counts when each is the other's best match in the other's document.
+    Requiring both directions keeps a sentence from pairing with whatever happens to be
+    nearest in a document that says nothing like it.
+    """
     import faiss
 
     vecs = np.ascontiguousarray(space.vectors, dtype=np.float32)
@@ -163,19 +170,27 @@ def _neighbours(
     index = faiss.IndexFlatIP(vecs.shape[1])
     index.add(vecs)
     kk = min(n, k + 1)
-    edges: dict[tuple[int, int], float] = {}
+    best: list[dict[str, tuple[float, int]]] = []
     for lo in range(0, n, block):  # bounded memory: block x k results at a time
         scores, ids = index.search(vecs[lo : lo + block], kk)
         for r, (row_s, row_i) in enumerate(zip(scores.tolist(), ids.tolist())):
             a = lo + r
-            for s, b in zip(row_s, row_i):
-                if b < 0 or b == a or s < threshold:
+            mine: dict[str, tuple[float, int]] = {}
+            for sc, b in zip(row_s, row_i):
+                if b < 0 or b == a or space.docs[a] & space.docs[b]:
                     continue
-                if len(space.docs[a] | space.docs[b]) < 2:
-                    continue  # one document on both sides: repetition, not reuse
-                key = (min(a, b), max(a, b))
-                edges[key] = max(edges.get(key, 0.0), float(s))
-    return [(a, b, s) for (a, b), s in sorted(edges.items())]
+                for d in space.docs[b]:
+                    if d not in mine or sc > mine[d][0]:
+                        mine[d] = (sc, b)
+            best.append(mine)
+    edges = []
+    for a, mine in enumerate(best):
+        for sc, b in mine.values():
+            if sc < threshold or b < a:
+                continue
+            if any(best[b].get(d, (0.0, -1))[1] == a for d in space.docs[a]):
+                edges.append((a, b, float(sc)))
+    return sorted(set(edges))
 
 
 def near_duplicates(

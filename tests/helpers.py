@@ -96,3 +96,26 @@ def evaluate_formulas(formulas: list, gold: dict) -> dict:
         "missing": [g["text"] for g in gold["formula"] if g["text"] not in found],
         "_noise_kinds": len(noise),
     }
+
+
+def directive_hits(result, gold: dict) -> list[int]:
+    """Per gold directive, the most of its examples that stand together in one cluster.
+
+    An example is in a cluster when a member's text holds it, or lies inside it.
+    """
+    from rhetoric.normalize import normalize
+
+    out = []
+    for d in gold["directive"]:
+        best = 0
+        for c in result.clusters:
+            seen = set()
+            for doc, text in d["examples"]:
+                t = normalize(text, flags=False).text
+                for m in c.members:
+                    mn = normalize(m.text, flags=False).text.strip("，。、；")
+                    if m.doc_id.startswith(doc) and (t in mn or (len(mn) >= 4 and mn in t)):
+                        seen.add((doc, text))
+            best = max(best, len(seen))
+        out.append(best)
+    return out

@@ -58,6 +58,8 @@ def compare_documents(index: Index, doc_a: str, doc_b: str, *, min_len: int = 4)
     out = Comparison(doc_a, doc_b)
     seen = set()
     for r in find_repeats(texts, min_docs=2, min_len=min_len):
+        if r.n_docs < 2:
+            continue  # repeated inside one of them only
         for a, b in _pieces(r.text):
             text = r.text[a:b]
             if len(text) < min_len or MASKED in text:

@@ -35,9 +35,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .normalize import normalize
+
+if TYPE_CHECKING:
+    from .index import Index
 
 #: Most characters allowed between two consecutive parts of a ``parts`` match.
 MAX_GAP = 6
@@ -175,7 +179,8 @@ def _read_file(path: Path) -> list[Slogan]:
         raise InputError(path, f"not valid TOML: {e}") from None
     extra = set(data) - {"slogan"}
     if extra:
-        raise InputError(path, f"unknown top-level key(s) {', '.join(sorted(extra))}; expected [[slogan]] tables")
+        keys = ", ".join(sorted(extra))
+        raise InputError(path, f"unknown top-level key(s) {keys}; expected [[slogan]] tables")
     entries = data.get("slogan", [])
     if not isinstance(entries, list):
         raise InputError(path, "'slogan' must be an array of tables ([[slogan]])")
@@ -262,13 +267,14 @@ class _Matcher:
                 if canonical:
                     parts = s.parts
                 elif s.parts and any(c in _SEPS for c in text):
-                    parts = tuple(p for p in re.split(_SEP_CLASS, text) if len(_strip_quotes(p)) >= 2)
+                    split = re.split(_SEP_CLASS, text)
+                    parts = tuple(p for p in split if len(_strip_quotes(p)) >= 2)
                 else:
                     parts = ()
                 part_atoms = tuple(atom(p) for p in parts) if len(parts) >= 2 else ()
                 self.forms.append(_Form(k, text, canonical, atom(text), part_atoms))
         self.atoms = list(atom_ids)
-        # Which forms each atom can start (whole text or a part): only those are examined.
+        # The forms each atom belongs to (as whole text or part): only those are examined.
         self.by_atom: dict[int, set[int]] = defaultdict(set)
         for f, form in enumerate(self.forms):
             for a in (form.atom, *form.parts):
@@ -282,7 +288,8 @@ class _Matcher:
             self.bucket[a[0]].append(i)
         branches = []
         for first, ids in self.bucket.items():
-            rests = sorted({_FILLER.join(_pieces(self.atoms[i])[1:]) for i in ids}, key=len, reverse=True)
+            rests = {_FILLER.join(_pieces(self.atoms[i])[1:]) for i in ids}
+            rests = sorted(rests, key=len, reverse=True)
             branches.append(re.escape(first) + _FILLER + "(?:" + "|".join(rests) + ")")
         self.scanner = re.compile("|".join(branches)) if branches else None
 
@@ -325,7 +332,9 @@ class _Matcher:
         out.sort(key=lambda m: (m.start, -m.end, m.slogan_id))
         return out
 
-    def _chains(self, text: str, form: _Form, hits: dict[int, list[tuple[int, int]]]) -> list[tuple[int, int, str]]:
+    def _chains(
+        self, text: str, form: _Form, hits: dict[int, list[tuple[int, int]]]
+    ) -> list[tuple[int, int, str]]:
         """Parts of ``form`` standing together: reordered enumerations and gapped parts."""
         items = sorted(
             ((s, e, j) for j, a in enumerate(form.parts) for s, e in hits.get(a, ())),
@@ -338,8 +347,10 @@ class _Matcher:
         def flush(chain: list[tuple[int, int, int]]) -> None:
             if len(chain) < need:
                 return
-            gaps = [_strip_quotes(text[a[1] : b[0]]) for a, b in zip(chain, chain[1:], strict=False)]
-            listed = all(g in ("",) or (len(g) == 1 and g in _SEPS) for g in gaps)
+            gaps = [
+                _strip_quotes(text[x[1] : y[0]]) for x, y in zip(chain, chain[1:], strict=False)
+            ]
+            listed = all(g == "" or (len(g) == 1 and g in _SEPS) for g in gaps)
             order = [j for _, _, j in chain]
             if len(chain) == n and listed:
                 if order == sorted(order):
@@ -357,7 +368,8 @@ class _Matcher:
                 if s < last_end:
                     continue  # overlaps the part before: not a new link
                 gap = text[last_end:s]
-                if len(gap) <= MAX_GAP and not _GAP_STOP.search(gap) and j not in {c[2] for c in chain}:
+                new_part = j not in {c[2] for c in chain}
+                if new_part and len(gap) <= MAX_GAP and not _GAP_STOP.search(gap):
                     chain.append((s, e, j))
                     continue
                 flush(chain)
@@ -399,3 +411,47 @@ def match_slogans(norm_text: str, lexicon: Sequence[Slogan]) -> list[SloganMatch
         longer one is reported with it).
     """
     return _compiled(lexicon).match(norm_text)
+
+
+@dataclass
+class SloganUse:
+    """One use of a slogan in an indexed document, in original offsets."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str  # the original text there
+    matched: str  # the normalised wording matched
+    how: str
+
+
+@dataclass
+class SloganRow:
+    """A lexicon entry and where the index uses it."""
+
+    slogan: Slogan
+    occurrences: list[SloganUse]
+    doc_ids: list[str]
+    first_seen: str | None
+
+
+def locate_slogans(index: Index, lexicon: Sequence[Slogan]) -> list[SloganRow]:
+    """Every lexicon entry with its uses in ``index`` (boilerplate and mojibake left out).
+
+    Rows come in lexicon order; entries used nowhere have no occurrences.
+    """
+    from .formulas import _mask
+
+    uses: dict[str, list[SloganUse]] = {s.id: [] for s in lexicon}
+    dates: dict[str, str | None] = {}
+    for doc, norm in index.normalized():
+        dates[doc.doc_id] = doc.date
+        for m in match_slogans(_mask(norm), lexicon):
+            a, b = norm.to_original(m.start, m.end)
+            uses[m.slogan_id].append(SloganUse(doc.doc_id, a, b, doc.text[a:b], m.matched, m.how))
+    rows = []
+    for s in lexicon:
+        docs = sorted({u.doc_id for u in uses[s.id]})
+        seen = sorted(d for d in (dates.get(x) for x in docs) if d)
+        rows.append(SloganRow(s, uses[s.id], docs, seen[0] if seen else None))
+    return rows

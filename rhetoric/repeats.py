@@ -143,7 +143,9 @@ def _sort_lms_substrings(t: np.ndarray, stype: np.ndarray, k: int) -> np.ndarray
 
 
 @nb.njit(cache=True)
-def _name_lms(t: np.ndarray, sa: np.ndarray, stype: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _name_lms(
+    t: np.ndarray, sa: np.ndarray, stype: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Name the sorted LMS substrings; returns (reduced string, LMS positions, name count)."""
     n = t.shape[0]
     names = np.full(n // 2 + 1, -1, np.int32)  # LMS positions are never adjacent: index i // 2
@@ -328,6 +330,16 @@ def _maximal_intervals(
     stamp = np.full(n_docs, -1, np.int64)  # last interval that counted each document
     per_doc = np.zeros(n_docs, np.int64)
     serial = 0
+    # runs of edge characters starting / ending at each position: O(1) trimming, even inside
+    # a long run of dashes or spaces
+    run_fwd = np.zeros(n + 1, np.int32)
+    for i in range(n - 1, -1, -1):
+        if edge[t[i]]:
+            run_fwd[i] = run_fwd[i + 1] + 1
+    run_bwd = np.zeros(n, np.int32)
+    for i in range(n):
+        if edge[t[i]]:
+            run_bwd[i] = run_bwd[i - 1] + 1 if i > 0 else 1
 
     st_lcp = np.empty(64, np.int64)
     st_lb = np.empty(64, np.int64)
@@ -354,13 +366,10 @@ def _maximal_intervals(
                 continue  # not left-maximal
             rb = k - 1
             q = sa[lb]
-            lead = 0
-            while lead < length and edge[t[q + lead]]:
-                lead += 1
-            trail = 0
-            while trail < length - lead and edge[t[q + length - 1 - trail]]:
-                trail += 1
-            tlen = length - lead - trail
+            lead = min(run_fwd[q], length)
+            tlen = length - lead
+            if tlen > 0:
+                tlen -= min(run_bwd[q + length - 1], tlen)
             if tlen < min_len or tlen > max_len:
                 continue
             serial += 1
@@ -518,10 +527,10 @@ def find_repeats(
     min_repeats_in_doc: int = 2,
     max_occurrences: int | None = None,
 ) -> list[Repeat]:
-    """Find the maximal repeated substrings of ``texts``.
+    r"""Find the maximal repeated substrings of ``texts``.
 
     Args:
-        texts: Documents (normalised; masked characters replaced by "\\x00" beforehand).
+        texts: Documents (normalised; masked characters replaced by "\x00" beforehand).
         min_docs: A substring in at least this many distinct documents qualifies.
         min_len: Shortest repeat reported, in characters (after trimming).
         max_len: Longest repeat reported, in characters (after trimming).

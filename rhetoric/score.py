@@ -4,7 +4,8 @@ For each document, over its characters that are not boilerplate or mojibake:
 
 * ``coverage`` - share of characters inside a formula shared with another document or a
   lexicon slogan;
-* ``slogans`` - distinct lexicon slogans used, and ``slogans_per_1000`` characters;
+* ``slogans`` - distinct lexicon slogans used, and ``slogans_per_1000``: uses per 1,000
+  characters;
 * ``near_duplicate_share`` - share of its sentences that have a near duplicate (same meaning,
   other words, calibrated threshold; see :mod:`rhetoric.cluster`) in another document;
 * ``repetition`` - share of characters in passages the document repeats itself;
@@ -109,7 +110,9 @@ def score_documents(
         masked = _mask(norm)
         chars = sum(c != MASKED and not c.isspace() for c in masked)
         slogan_ids: set[str] = set()
+        slogan_uses = 0
         for m in match_slogans(masked, lexicon or []):
+            slogan_uses += 1
             a, b = norm.to_original(m.start, m.end)
             slogan_ids.add(m.slogan_id)
             spans[doc.doc_id].append((a, b))
@@ -135,7 +138,7 @@ def score_documents(
         rows.append(
             DocScore(
                 doc.doc_id, doc.title, doc.date, chars, round(parts["coverage"], 4), len(slogan_ids),
-                round(1000 * len(slogan_ids) / chars, 3) if chars else 0.0, round(near, 4),
+                round(1000 * slogan_uses / chars, 3) if chars else 0.0, round(near, 4),
                 round(parts["repetition"], 4), round(reuse, 4),
                 sorted(evidence[doc.doc_id], key=lambda e: (e.start, e.end, e.kind)),
             )

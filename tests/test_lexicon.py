@@ -72,7 +72,8 @@ note = "fast, precise, strict, solid, meticulous"
     merged = load_lexicon([user])
     assert len(merged) == len(lex) + 1
     ids = [s.id for s in merged]
-    assert ids.index("ren-min-zhi-shang") == [s.id for s in lex].index("ren-min-zhi-shang")  # in place
+    # An override keeps its place; a new id comes last.
+    assert ids.index("ren-min-zhi-shang") == [s.id for s in lex].index("ren-min-zhi-shang")
     by_id = {s.id: s for s in merged}
     assert by_id["ren-min-zhi-shang"].variants == ("人民至上、生命至上、健康至上",)
     assert by_id["kuai-zhun-yan-shi-xi"].text == "快准严实细"
@@ -84,6 +85,10 @@ note = "fast, precise, strict, solid, meticulous"
     assert load_lexicon(include_default=False) == []
 
 
+_ENTRY = '[[slogan]]\nid = "a"\ntext = "两个维护"\ncategory = "x"\n'
+_LIST = _ENTRY.replace("两个维护", "甲乙、丙丁")
+
+
 @pytest.mark.parametrize(
     "body,words",
     [
@@ -92,16 +97,13 @@ note = "fast, precise, strict, solid, meticulous"
         ('[[slogan]]\nid = "a-b"\ncategory = "covid"\n', ["slogan #1 (a-b)", "'text'"]),
         ('[[slogan]]\nid = "a-b"\ntext = "两个维护"\n', ["slogan #1 (a-b)", "'category'"]),
         ('[[slogan]]\nid = "两个"\ntext = "两个维护"\ncategory = "x"\n', ["slogan #1", "ASCII"]),
-        ('[[slogan]]\nid = "a"\ntext = "两个维护"\ncategory = "x"\ncolour = 1\n', ["slogan #1 (a)", "colour"]),
-        ('[[slogan]]\nid = "a"\ntext = "两个维护"\ncategory = "x"\nsince = "March 2020"\n', ["(a)", "since"]),
-        ('[[slogan]]\nid = "a"\ntext = "两个维护"\ncategory = "x"\nvariants = "两个"\n', ["(a)", "variants"]),
-        ('[[slogan]]\nid = "a"\ntext = "甲乙、丙丁"\nparts = ["丙丁", "甲乙"]\ncategory = "x"\n', ["(a)", "in order"]),
-        ('[[slogan]]\nid = "a"\ntext = "甲乙、丙丁"\nparts = ["甲乙"]\ncategory = "x"\n', ["(a)", "two parts"]),
-        ('[[slogan]]\nid = "a"\ntext = "甲"\ncategory = "x"\n', ["(a)", "too short"]),
-        (
-            '[[slogan]]\nid = "a"\ntext = "两个维护"\ncategory = "x"\n[[slogan]]\nid = "a"\ntext = "四风"\ncategory = "x"\n',
-            ["slogan #2 (a)", "duplicate"],
-        ),
+        (_ENTRY + "colour = 1\n", ["slogan #1 (a)", "colour"]),
+        (_ENTRY + 'since = "March 2020"\n', ["(a)", "since"]),
+        (_ENTRY + 'variants = "两个"\n', ["(a)", "variants"]),
+        (_LIST + 'parts = ["丙丁", "甲乙"]\n', ["(a)", "in order"]),
+        (_LIST + 'parts = ["甲乙"]\n', ["(a)", "two parts"]),
+        (_ENTRY.replace("两个维护", "甲"), ["(a)", "too short"]),
+        (_ENTRY + _ENTRY.replace("两个维护", "四风"), ["slogan #2 (a)", "duplicate"]),
     ],
 )
 def test_malformed_lexicon_names_file_and_entry(tmp_path, body, words):
@@ -134,8 +136,8 @@ def test_missing_lexicon_file(tmp_path):
         ("必须高度警惕麻痹思想厌战情绪侥幸心理松劲心态", "yan-zhan-qing-xu", "exact"),  # headline
         ("按照“外防输入、内防扩散”方针", "wai-fang-shu-ru", "variant"),
         ("做到守土有责、守土尽责", "shou-tu-you-ze", "variant"),
-        ("切实把人民群众的生命安全和身体健康放在第一位", "sheng-ming-an-quan", "variant"),  # inserted 的
-        ("坚持以人民为中心发展思想", "yi-ren-min-wei-zhong-xin", "variant"),  # the canonical's 的 left out
+        ("把人民群众的生命安全和身体健康放在第一位", "sheng-ming-an-quan", "variant"),  # added 的
+        ("坚持以人民为中心发展思想", "yi-ren-min-wei-zhong-xin", "variant"),  # its 的 left out
         ("坚持统筹发展与安全", "tong-chou-fa-zhan-he-an-quan", "variant"),  # 和 -> 与
         ("科学防控，实施群防群控、联防联控", "lian-fang-lian-kong", "reordered"),
         ("坚持生命至上，人民至上", "ren-min-zhi-shang", "reordered"),
@@ -172,7 +174,8 @@ def test_same_slogan_overlaps_keep_the_longest(lex):
 def test_different_slogans_may_overlap(lex):
     text = "增强“四个意识”、坚定“四个自信”、做到“两个维护”"
     ids = Counter(m.slogan_id for m in match_slogans(text, lex))
-    assert ids == Counter(["zeng-qiang-si-ge-yi-shi", "si-ge-yi-shi", "si-ge-zi-xin", "liang-ge-wei-hu"])
+    want = ["zeng-qiang-si-ge-yi-shi", "si-ge-yi-shi", "si-ge-zi-xin", "liang-ge-wei-hu"]
+    assert ids == Counter(want)
 
 
 def test_traditional_input_through_normalize(lex):
@@ -227,7 +230,8 @@ def test_empty_text_and_empty_lexicon(lex):
 
 @pytest.fixture(scope="module")
 def seed_matches(lex) -> dict[str, list]:
-    return {k: match_slogans(normalize(seed_text(k), flags=False).text, lex) for k in ("000", "001", "002", "003", "004")}
+    keys = ("000", "001", "002", "003", "004")
+    return {k: match_slogans(normalize(seed_text(k), flags=False).text, lex) for k in keys}
 
 
 def _gold_forms(gold: dict) -> list[tuple[str, str, list[str]]]:
@@ -241,7 +245,8 @@ def _gold_forms(gold: dict) -> list[tuple[str, str, list[str]]]:
 
 def test_gold_formulas_covered(lex, gold):
     # Every gold formula is a standard formula of the genre, so the lexicon covers each.
-    uncovered = [f["text"] for f in gold["formula"] if not match_slogans(normalize(f["text"]).text, lex)]
+    texts = [f["text"] for f in gold["formula"]]
+    uncovered = [t for t in texts if not match_slogans(normalize(t).text, lex)]
     assert uncovered == []
 
 
@@ -253,7 +258,7 @@ def test_gold_formulas_matched_in_their_documents(lex, gold, seed_matches):
             continue  # a wording the lexicon does not cover
         for doc in docs:
             in_doc = {m.slogan_id for m in seed_matches[doc]}
-            assert ids <= in_doc, f"{form!r} ({formula}) not found in {doc}: wanted {ids}, got {in_doc}"
+            assert ids <= in_doc, f"{form!r} ({formula}) not in {doc}: want {ids}, got {in_doc}"
             checked += 1
     assert checked >= 30
 

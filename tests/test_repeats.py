@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import seed_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import seed_text
 from rhetoric.repeats import (
     BARRIERS,
     Occurrence,
@@ -132,8 +132,10 @@ def test_nothing_crosses_barriers_or_documents() -> None:
         for o in r.occurrences:
             assert texts[o.doc][o.start : o.end] == r.text
     assert {r.text for r in reps} == {"人民至上", "生命至上"}
-    # documents are never joined: "上生" would straddle documents 4 and 5
-    assert all("上生" not in r.text for r in find_repeats(["天下人民至上", "生命至上啊"], min_len=2))
+    # documents are never joined: "上生" would straddle the two documents
+    assert all(
+        "上生" not in r.text for r in find_repeats(["天下人民至上", "生命至上啊"], min_len=2)
+    )
 
 
 def test_masked_text_never_takes_part() -> None:

@@ -6,7 +6,7 @@
 2. **Ranking** puts what is formulaic above what is merely topical. A candidate's score is
    ``log2(1 + documents) x length x (1 + structure) x distinctiveness`` where
 
-   * *length* grows with the characters up to 16 (``min(len, 16) / 8``);
+   * *length* grows with the characters up to 16 (``sqrt(min(len, 16) / 8)``);
    * *structure* rewards the shapes of 提法: enumerations ``A、B、C`` of short parallel parts,
      reduplicated patterns (压紧压实, 联防联控), numbered formulas (两个维护, 四个意识), quoted
      use, standing as a whole clause, and a match in the slogan lexicon;
@@ -133,7 +133,21 @@ _BANAL = frozenset(
 TOPICAL_MIN_DOCS = 20  # below this many documents, document frequency says little
 
 
-def _load(index: Index) -> _Corpus:
+class Texts:
+    """Documents already normalised, for mining without an index (benchmarks, scripts).
+
+    Usage: ``mine_formulas(Texts([(doc, normalize(doc.text)) for doc in docs]))``.
+    """
+
+    def __init__(self, pairs: Sequence[tuple[Document, Normalized]]):
+        self.pairs = list(pairs)
+
+    def normalized(self) -> Sequence[tuple[Document, Normalized]]:
+        """The (document, normalisation) pairs."""
+        return self.pairs
+
+
+def _load(index: Index | Texts) -> _Corpus:
     jieba, _ = _jieba()
     docs, norms, masked = [], [], []
     word_df: Counter[str] = Counter()
@@ -232,7 +246,7 @@ def _distinctiveness(text: str, corpus: _Corpus) -> float:
     return max(0.1, 1.0 - bad / total) if total else 0.5
 
 
-_NOUNS = {"n", "nr", "ns", "nt", "nz", "nrfg", "nrt", "ng"}
+_NOUNS = {"n", "nr", "ns", "nt", "nz", "nrfg", "nrt", "ng", "j", "b"}  # j: abbreviations, b: 副
 
 
 def _only_nouns(text: str) -> bool:
@@ -291,7 +305,7 @@ def _fuzzy(a: str, b: str) -> float:
 
 
 def mine_formulas(
-    index: Index,
+    index: Index | Texts,
     *,
     min_docs: int = 2,
     limit: int | None = None,
@@ -300,6 +314,8 @@ def mine_formulas(
     fuzzy: float = 0.6,
 ) -> list[Formula]:
     """Ranked formulas of the indexed corpus, each with its occurrences and variants.
+
+    ``index`` is an :class:`~rhetoric.index.Index` or :class:`Texts`.
 
     Lexicon slogans found in the corpus become formulas of kind "slogan" (their other
     wordings as variants); repeated spans that overlap a slogan's use fold into it.
@@ -315,26 +331,40 @@ def mine_formulas(
             text = r.text[a:b]
             if len(_HAN.findall(text)) < min_len or MASKED in text or "\ufffd" in text:
                 continue
+            if text.count("（") != text.count("）") or text.count("“") != text.count("”"):
+                continue  # cut through a bracket or quote: a fragment
             candidates[text] |= {(o.doc, o.start + a, o.start + b) for o in r.occurrences}
-    scored: list[Formula] = []
+    # Cheap pre-score for every candidate; the costly features (jieba) only for the best.
+    pre: list[tuple[float, str, list[tuple[int, int, int]]]] = []
     for text, occ_set in candidates.items():
         occ = sorted(occ_set)
-        docs = sorted({corpus.docs[d].doc_id for d, _, _ in occ})
-        if len(docs) < min_docs and len(occ) < 2:
+        n_docs = len({d for d, _, _ in occ})
+        if n_docs < min_docs and len(occ) < 2:
             continue
-        if len(docs) == 1 and len(text) > 24:
+        if n_docs == 1 and len(text) > 24:
             continue  # a title or summary copied into its own body, not a set phrase
-        if _name_share(text) >= 0.4:
-            continue
-        scored.append(_formula(text, occ, corpus, None))
+        pre.append((_pre_score(text, n_docs, len(occ)), text, occ))
+    pre.sort(key=lambda x: (-x[0], x[1]))
+    keep = max(2000, 20 * (limit or 0))
+    scored = [
+        _formula(text, occ, corpus, None) for _, text, occ in pre[:keep] if _name_share(text) < 0.4
+    ]
     slogan_formulas = _slogan_formulas(uses, corpus, min_docs)
     scored = _absorb(slogan_formulas, scored) + scored
     scored.sort(key=lambda f: (-f.score, f.text))
     grouped = _group(scored)
-    _find_fuzzy_variants(grouped, corpus, fuzzy)
-    for f in grouped:
+    shown = grouped[:limit] if limit else grouped
+    _find_fuzzy_variants(shown[: max(200, limit or 0)], corpus, fuzzy)
+    for f in shown:
         f.first_seen = _first_seen(f, corpus)
-    return grouped[:limit] if limit else grouped
+    return shown
+
+
+def _pre_score(text: str, n_docs: int, n_occ: int) -> float:
+    """An upper-bound-ish score from spread, length and shape alone (no word segmentation)."""
+    spread = math.log2(1 + n_docs) if n_docs > 1 else 0.8
+    structure = _structure(text, False, False, False)
+    return (spread + (0.3 if n_occ > n_docs else 0.0)) * math.sqrt(min(len(text), 16) / 8) * (1.7 + structure)
 
 
 def _formula(
@@ -345,12 +375,17 @@ def _formula(
     quoted, whole = _context_flags(corpus, occ)
     structure = _structure(text, quoted, whole, slogan is not None)
     distinct = _distinctiveness(text, corpus)
-    length = min(len(text), 16) / 8
+    length = math.sqrt(min(len(text), 16) / 8)
     n = len(docs) + extra_docs
     # Reuse across documents counts more than repetition inside one.
     spread = math.log2(1 + n) if n > 1 else 0.8
     spread += 0.3 if len(occ) > len(docs) else 0.0
-    shape = 0.5 if len(text) <= 6 and structure < 1 and _only_nouns(text) else 1.0
+    shape = 1.0
+    if slogan is None:
+        if _only_nouns(text):
+            shape *= 0.5  # titles, offices and things (中共中央政治局常委、国务院副总理), not formulas
+        if any(c.isdigit() for c in text):
+            shape *= 0.3  # counts and dates belong to reports (31个省…报告新增…), not to slogans
     score = spread * length * (1 + structure) * distinct * shape
     return Formula(
         text, "slogan" if slogan else "formula", round(score, 4), docs,
@@ -439,22 +474,29 @@ def _slogan_formulas(uses: list[_Use], corpus: _Corpus, min_docs: int) -> list[F
     return out
 
 
+def _similar_length_containment(a: str, b: str) -> bool:
+    """One contains the other and the shorter is at least 60% of the longer."""
+    short, long_ = sorted((a, b), key=len)
+    return short in long_ and len(short) >= 0.6 * len(long_)
+
+
 def _absorb(slogans: list[Formula], candidates: list[Formula]) -> list[Formula]:
     """Fold repeated spans that overlap a slogan's use into that slogan; return the slogans.
 
     ``candidates`` loses what was folded.
     """
-    spans: dict[str, list[tuple[int, int, Formula]]] = defaultdict(list)
+    spans: dict[str, list[tuple[int, int, Formula, str]]] = defaultdict(list)
     for f in slogans:
-        for o in f.occurrences + [o for v in f.variants for o in v.occurrences]:
-            spans[o.doc_id].append((o.start, o.end, f))
+        for text, occ in [(f.text, f.occurrences)] + [(v.text, v.occurrences) for v in f.variants]:
+            for o in occ:
+                spans[o.doc_id].append((o.start, o.end, f, text))
     keep = []
     for c in candidates:
         home = None
         for o in c.occurrences:
-            for a, b, f in spans.get(o.doc_id, ()):
-                overlap = min(b, o.end) - max(a, o.start)
-                if overlap > 0 and overlap >= 0.5 * min(b - a, o.end - o.start):
+            for a, b, f, text in spans.get(o.doc_id, ()):
+                # Same place, and nearly the same words: 国务院联防联控机制 is not 联防联控、群防群控.
+                if min(b, o.end) > max(a, o.start) and _similar_length_containment(c.text, text):
                     home = f
                     break
             if home:
@@ -471,20 +513,28 @@ def _absorb(slogans: list[Formula], candidates: list[Formula]) -> list[Formula]:
 
 
 def _group(ranked: list[Formula]) -> list[Formula]:
-    """Fold variants (and fragments of longer formulas) into the best-ranked formula."""
+    """Fold variants (and fragments of longer formulas) into the best-ranked formula.
+
+    Only heads sharing a character bigram with a candidate can be its home, so an inverted
+    index over heads' bigrams keeps this near-linear.
+    """
     heads: list[Formula] = []
+    postings: dict[str, list[int]] = defaultdict(list)
     for f in ranked:
         home = None
-        for h in heads:
+        near = sorted({i for g in _bigrams(f.text) for i in postings.get(g, ())})
+        for h in (heads[i] for i in near):
             how = _variant_kind(h.text, f.text)
             if how is None and (f.text in h.text or h.text in f.text):
                 shorter, longer = sorted((f.text, h.text), key=len)
-                if len(shorter) >= 0.6 * len(longer) and set(f.doc_ids) <= set(h.doc_ids) | set(f.doc_ids):
+                if len(shorter) >= 0.6 * len(longer):
                     how = "extended" if len(f.text) > len(h.text) else "part"
             if how:
                 home = (h, how)
                 break
         if home is None:
+            for g in _bigrams(f.text):
+                postings[g].append(len(heads))
             heads.append(f)
             continue
         h, how = home

@@ -219,3 +219,13 @@ def test_phrase_vectors_point_inside_their_sentence(hash_index):
         top = phrase_hits[0]
         matched = ix.document_text(top.doc_id)[top.match_start : top.match_end]
         assert "守土有责" in matched and len(matched) < len(top.text)
+
+
+def test_build_without_phrase_vectors(tmp_path):
+    with_phrases = _build([SEEDS], tmp_path / "a")
+    without = _build([SEEDS], tmp_path / "b", phrases=False)
+    assert without.vectors < with_phrases.vectors
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["phrase_vectors"] is False and manifest["counts"]["phrases"] == 0
+    with Index.open(tmp_path / "b") as ix:
+        assert all(h.via == "sentence" for h in ix.search("守土有责", k=5))

@@ -86,6 +86,7 @@ class Formula:
     occurrences: list[Occurrence]
     variants: list[Variant] = field(default_factory=list)
     first_seen: str | None = None  # earliest date among its documents (and variants')
+    adoption: dict[str, int] = field(default_factory=dict)  # documents using it per month
     slogan_id: str | None = None
     category: str | None = None
     canonical: str | None = None  # the lexicon's wording, for slogans
@@ -357,6 +358,7 @@ def mine_formulas(
     _find_fuzzy_variants(shown[: max(200, limit or 0)], corpus, fuzzy)
     for f in shown:
         f.first_seen = _first_seen(f, corpus)
+        f.adoption = _adoption(f, corpus)
     return shown
 
 
@@ -582,6 +584,13 @@ def _find_fuzzy_variants(formulas: list[Formula], corpus: _Corpus, threshold: fl
                 continue
             f.variants.append(Variant(text, "fuzzy", [occ.doc_id], [occ]))
             known.add(text)
+
+
+def _adoption(f: Formula, corpus: _Corpus) -> dict[str, int]:
+    """Documents using the formula (or a variant) per month, "YYYY-MM" -> count, in order."""
+    docs = set(f.doc_ids) | {d for v in f.variants for d in v.doc_ids}
+    months = Counter(date[:7] for date in (corpus.dates.get(d) for d in docs) if date)
+    return dict(sorted(months.items()))
 
 
 def _first_seen(f: Formula, corpus: _Corpus) -> str | None:

@@ -58,9 +58,11 @@ def test_occurrences_point_at_the_original_text(seed_formulas, hash_index):
             assert texts[o.doc_id][o.start : o.end] == o.text
 
 
-def test_dates_give_first_seen(seed_formulas):
+def test_dates_give_first_seen_and_adoption(seed_formulas):
     f = next(f for f in seed_formulas if "联防联控" in f.text)
     assert f.first_seen == "2020-02-04"  # seed 004, the earliest dated document using it
+    # 003 (2022-02) uses a variant; 001 and 002 carry no date.
+    assert f.adoption == {"2020-02": 1, "2022-02": 1}
 
 
 def _corpus(tmp_path, docs: dict[str, str]):

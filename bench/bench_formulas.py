@@ -19,7 +19,7 @@ Measured in one run:
 The result is written atomically as JSON (default ``bench/results/formulas.json``) and a short
 table is printed.
 
-Usage: ``python bench/bench_formulas.py [--quick] [--fractions 0.25,0.5,1.0] [--corpus PATH] [--out PATH]``
+Usage: ``python bench/bench_formulas.py [--quick] [--fractions 0.25,0.5,1.0] [--timeout S] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -61,8 +61,10 @@ LEAKS = ("央视网消息", "新闻联播）")
 TOP_PRINT, TOP_CHECK = 40, 50
 SEMANTIC_FRACTION, SEMANTIC_DIM, SEMANTIC_K, BLOCKS = 0.25, 384, 10, (1024, 4096)
 # The stages of mine_formulas timed by wrapping them (outermost call only: no double count).
-STAGES = ("_load", "_slogan_uses", "_name_share", "_formula", "_slogan_formulas", "_absorb",
-          "_group", "_find_fuzzy_variants", "_first_seen")
+# Names missing from the library are skipped, so the bench survives refactoring.
+STAGES = ("_load", "_slogan_uses", "_pre_score", "_name_share", "_formula", "_slogan_formulas",
+          "_absorb", "_group", "_find_fuzzy_variants", "_first_seen", "_adoption")
+TIMEOUT_S = 3600  # per fraction; a run past it is recorded as timed out, with its stage log
 
 
 def peak_rss_mib() -> float:
@@ -85,10 +87,16 @@ def overlaps(a: str, b: str) -> bool:
     return short in long_ and len(short) >= 0.6 * len(long_)
 
 
-def in_subprocess(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``fn(*args)`` in a fresh (spawned) process and return its result."""
+def in_subprocess(fn: Callable[..., dict[str, Any]], *args: Any, timeout: float | None = None) -> dict[str, Any]:
+    """Run ``fn(*args)`` in a fresh (spawned) process and return its result.
+
+    Past ``timeout`` seconds the process is ended and ``{"timed_out": True}`` returned.
+    """
     with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(fn, args)
+        try:
+            return pool.apply_async(fn, args).get(timeout)
+        except mp.TimeoutError:
+            return {"timed_out": True, "timeout_s": timeout}
 
 
 # --------------------------------------------------------------------------- normalising
@@ -133,16 +141,30 @@ def normalise_corpus(corpus: Path) -> tuple[list[Any], dict[str, Any]]:
 class StageClock:
     """Wraps module functions to add up their seconds; nested wrapped calls count once."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: str | None = None) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.depth = 0
+        self.log = log
+        self.t0 = time.perf_counter()
+
+    def note(self, event: str, label: str, size: int | None) -> None:
+        """Log entries to (and exits from) the stages called once, for a run that times out."""
+        if self.log and self.calls[label] == 0:
+            with open(self.log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"at_s": round(time.perf_counter() - self.t0, 2), "event": event,
+                                     "stage": label, "input_size": size}) + "\n")
 
     def wrap(self, module: Any, name: str, label: str | None = None) -> None:
+        if not hasattr(module, name):
+            return
         inner = getattr(module, name)
         label = label or name.lstrip("_")
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if self.depth == 0:
+                size = len(args[0]) if args and isinstance(args[0], (list, tuple)) else None
+                self.note("enter", label, size)
             self.depth += 1
             t0 = time.perf_counter()
             try:
@@ -151,6 +173,7 @@ class StageClock:
                 self.depth -= 1
                 if self.depth == 0:
                     self.seconds[label] += time.perf_counter() - t0
+                    self.note("exit", label, None)
                     self.calls[label] += 1
 
         setattr(module, name, timed)
@@ -180,7 +203,7 @@ def ranking_checks(formulas: list[Any]) -> dict[str, Any]:
             "top": [formula_row(i + 1, f) for i, f in enumerate(formulas[:TOP_CHECK])]}
 
 
-def mine_worker(pairs_path: str, analyse: bool) -> dict[str, Any]:
+def mine_worker(pairs_path: str, analyse: bool, log: str) -> dict[str, Any]:
     """Mine one fraction (in a fresh process); time the stages and find_repeats alone."""
     import rhetoric.formulas as formulas
     import rhetoric.repeats as repeats
@@ -197,7 +220,7 @@ def mine_worker(pairs_path: str, analyse: bool) -> dict[str, Any]:
     gc.collect()
     rss_before = rss_mib()
     find_repeats = repeats.find_repeats
-    clock = StageClock()
+    clock = StageClock(log)
     clock.wrap(repeats, "find_repeats")  # imported by mine_formulas at call time
     for name in STAGES:
         clock.wrap(formulas, name)
@@ -333,12 +356,19 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"\n{'fraction':>8}{'docs':>7}{'chars':>10}{'sec':>8}{'ratio':>7}{'chars/s':>9}"
           f"{'peakMiB':>9}{'formulas':>9}{'repeats s':>10}{'rest s':>8}")
     for row in r["scaling"]:
+        if row.get("timed_out"):
+            print(f"{row['fraction']:>8}{row['docs']:>7}  timed out after {row['timeout_s']} s; "
+                  f"stage log: {row['stage_log'][-2:]}")
+            continue
         print(f"{row['fraction']:>8}{row['docs']:>7}{row['chars']:>10}{row['seconds']:>8}"
-              f"{row['seconds_ratio']:>7}{row['chars_per_s']:>9}{row['peak_rss_mib']:>9}"
+              f"{row['seconds_ratio']!s:>7}{row['chars_per_s']:>9}{row['peak_rss_mib']:>9}"
               f"{row['formulas']:>9}{row['find_repeats_in_run_s']:>10}{row['rest_s']:>8}")
-    big = r["scaling"][-1]
-    print(f"\nstages at {big['fraction']:g} (s): " + ", ".join(f"{k} {v}" for k, v in big["stages_s"].items()))
-    rk = r["ranking"]
+    for row in r["scaling"]:
+        if not row.get("timed_out"):
+            print(f"stages at {row['fraction']:g} (s): "
+                  + ", ".join(f"{k} {v}" for k, v in row["stages_s"].items()))
+    rk = r["ranking"] or {"fraction": r["scaling"][-1]["fraction"], "top": [], "expected": {},
+                          "boilerplate_in_top50": []}
     print(f"\ntop {TOP_PRINT} formulas at fraction {rk['fraction']:g}:")
     for f in rk["top"][:TOP_PRINT]:
         print(f"{f['rank']:>3}  {f['score']:>7.2f}  {f['n_docs']:>5}  {f['kind']:<7}  {f['text']}")
@@ -362,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--fractions", default="0.25,0.5,1.0")
     ap.add_argument("--quick", action="store_true", help=f"fractions {QUICK_FRACTIONS}")
+    ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per fraction")
     args = ap.parse_args(argv)
     fractions = sorted(float(x) for x in (QUICK_FRACTIONS if args.quick else args.fractions).split(","))
     corpus = args.corpus.resolve()
@@ -379,16 +410,24 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for frac in fractions:
             print(f"mining {frac:g} …", file=sys.stderr, flush=True)
-            row = in_subprocess(mine_worker, paths[frac], frac == fractions[-1])
+            log = os.path.join(tmp, f"stages_{frac:g}.jsonl")
+            row = in_subprocess(mine_worker, paths[frac], frac == fractions[-1], log, timeout=args.timeout)
+            if row.get("timed_out"):
+                with open(log, encoding="utf-8") as fh:
+                    row["stage_log"] = [json.loads(line) for line in fh]
+                row["docs"] = max(1, round(result["normalise"]["docs"] * frac))
+                print(f"  timed out after {args.timeout} s; last stage: {row['stage_log'][-1:]}",
+                      file=sys.stderr, flush=True)
             rows.append({"fraction": frac, **row})
-        ranking = rows[-1].pop("ranking")
+        ranking = rows[-1].pop("ranking", None)
         full = rows[-1]
         for row in rows:
-            row["seconds_ratio"] = round(row["seconds"] / full["seconds"], 3)
-            row["chars_ratio"] = round(row["chars"] / full["chars"], 3)
-            row["chars_per_s"] = round(row["chars"] / row["seconds"])
+            done = not row.get("timed_out")
+            row["seconds_ratio"] = round(row["seconds"] / full["seconds"], 3) if done and "seconds" in full else None
+            row["chars_ratio"] = round(row["chars"] / full["chars"], 3) if done and "chars" in full else None
+            row["chars_per_s"] = round(row["chars"] / row["seconds"]) if done else None
         result["scaling"] = rows
-        result["ranking"] = {"fraction": fractions[-1], **ranking}
+        result["ranking"] = {"fraction": fractions[-1], **ranking} if ranking else None
 
         print("semantic …", file=sys.stderr, flush=True)
         space = os.path.join(tmp, "space")

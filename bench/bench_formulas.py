@@ -19,7 +19,7 @@ Measured in one run:
 The result is written atomically as JSON (default ``bench/results/formulas.json``) and a short
 table is printed.
 
-Usage: ``python bench/bench_formulas.py [--quick] [--fractions 0.25,0.5,1.0] [--timeout S] [--out PATH]``
+Usage: ``python bench/bench_formulas.py [--quick] [--fractions 0.25,0.5,1.0] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -62,8 +62,19 @@ TOP_PRINT, TOP_CHECK = 40, 50
 SEMANTIC_FRACTION, SEMANTIC_DIM, SEMANTIC_K, BLOCKS = 0.25, 384, 10, (1024, 4096)
 # The stages of mine_formulas timed by wrapping them (outermost call only: no double count).
 # Names missing from the library are skipped, so the bench survives refactoring.
-STAGES = ("_load", "_slogan_uses", "_pre_score", "_name_share", "_formula", "_slogan_formulas",
-          "_absorb", "_group", "_find_fuzzy_variants", "_first_seen", "_adoption")
+STAGES = (
+    "_load",
+    "_slogan_uses",
+    "_pre_score",
+    "_name_share",
+    "_formula",
+    "_slogan_formulas",
+    "_absorb",
+    "_group",
+    "_find_fuzzy_variants",
+    "_first_seen",
+    "_adoption",
+)
 TIMEOUT_S = 3600  # per fraction; a run past it is recorded as timed out, with its stage log
 
 
@@ -87,7 +98,9 @@ def overlaps(a: str, b: str) -> bool:
     return short in long_ and len(short) >= 0.6 * len(long_)
 
 
-def in_subprocess(fn: Callable[..., dict[str, Any]], *args: Any, timeout: float | None = None) -> dict[str, Any]:
+def in_subprocess(
+    fn: Callable[..., dict[str, Any]], *args: Any, timeout: float | None = None
+) -> dict[str, Any]:
     """Run ``fn(*args)`` in a fresh (spawned) process and return its result.
 
     Past ``timeout`` seconds the process is ended and ``{"timed_out": True}`` returned.
@@ -116,23 +129,30 @@ def normalise_corpus(corpus: Path) -> tuple[list[Any], dict[str, Any]]:
     norms = [normalize(d.text) for d in docs]
     norm_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rb = RecurringBoilerplate().fit((d.source, n.text) for d, n in zip(docs, norms))
+    rb = RecurringBoilerplate().fit((d.source, n.text) for d, n in zip(docs, norms, strict=True))
     flagged = 0
-    for d, n in zip(docs, norms):
+    for d, n in zip(docs, norms, strict=True):
         found = rb.find(d.source, n.text)
-        n.spans = sorted(n.spans + [Span(*n.to_original(a, b), "boilerplate") for a, b in found],
-                         key=lambda s: (s.start, s.end))
+        n.spans = sorted(
+            n.spans + [Span(*n.to_original(a, b), "boilerplate") for a, b in found],
+            key=lambda s: (s.start, s.end),
+        )
         flagged += sum(b - a for a, b in found)
     recur_s = time.perf_counter() - t0
     chars = sum(len(d.text) for d in docs)
     info = {
-        "docs": len(docs), "chars": chars, "read_s": round(read_s, 2),
-        "normalise_s": round(norm_s, 2), "docs_per_s": round(len(docs) / norm_s, 1),
-        "chars_per_s": round(chars / norm_s), "recurring_s": round(recur_s, 2),
+        "docs": len(docs),
+        "chars": chars,
+        "read_s": round(read_s, 2),
+        "normalise_s": round(norm_s, 2),
+        "docs_per_s": round(len(docs) / norm_s, 1),
+        "chars_per_s": round(chars / norm_s),
+        "recurring_s": round(recur_s, 2),
         "recurring_patterns": {str(k): sorted(v) for k, v in rb.patterns.items()},
-        "recurring_flagged_chars": flagged, "peak_rss_mib": peak_rss_mib(),
+        "recurring_flagged_chars": flagged,
+        "peak_rss_mib": peak_rss_mib(),
     }
-    return list(zip(docs, norms)), info
+    return list(zip(docs, norms, strict=True)), info
 
 
 # --------------------------------------------------------------------------- mining worker
@@ -152,8 +172,17 @@ class StageClock:
         """Log entries to (and exits from) the stages called once, for a run that times out."""
         if self.log and self.calls[label] == 0:
             with open(self.log, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"at_s": round(time.perf_counter() - self.t0, 2), "event": event,
-                                     "stage": label, "input_size": size}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "at_s": round(time.perf_counter() - self.t0, 2),
+                            "event": event,
+                            "stage": label,
+                            "input_size": size,
+                        }
+                    )
+                    + "\n"
+                )
 
     def wrap(self, module: Any, name: str, label: str | None = None) -> None:
         if not hasattr(module, name):
@@ -180,8 +209,15 @@ class StageClock:
 
 
 def formula_row(rank: int, f: Any) -> dict[str, Any]:
-    return {"rank": rank, "text": f.text, "kind": f.kind, "n_docs": f.n_docs, "score": f.score,
-            "features": f.features, "variants": len(f.variants)}
+    return {
+        "rank": rank,
+        "text": f.text,
+        "kind": f.kind,
+        "n_docs": f.n_docs,
+        "score": f.score,
+        "features": f.features,
+        "variants": len(f.variants),
+    }
 
 
 def ranking_checks(formulas: list[Any]) -> dict[str, Any]:
@@ -189,18 +225,27 @@ def ranking_checks(formulas: list[Any]) -> dict[str, Any]:
     expected = {}
     for e in EXPECTED:
         rank = next((i + 1 for i, f in enumerate(formulas) if overlaps(e, f.text)), None)
-        via_variant = next((i + 1 for i, f in enumerate(formulas)
-                            if any(overlaps(e, v.text) for v in f.variants)), None)
+        via_variant = next(
+            (i + 1 for i, f in enumerate(formulas) if any(overlaps(e, v.text) for v in f.variants)),
+            None,
+        )
         expected[e] = {
-            "rank": rank, "in_top50": rank is not None and rank <= TOP_CHECK,
+            "rank": rank,
+            "in_top50": rank is not None and rank <= TOP_CHECK,
             "matched": formulas[rank - 1].text if rank else None,
             "rank_as_variant": via_variant,
             "variant_of": formulas[via_variant - 1].text if via_variant else None,
         }
-    leaks = [formula_row(i + 1, f) for i, f in enumerate(formulas[:TOP_CHECK])
-             if any(x in f.text for x in LEAKS)]
-    return {"expected": expected, "boilerplate_in_top50": leaks,
-            "top": [formula_row(i + 1, f) for i, f in enumerate(formulas[:TOP_CHECK])]}
+    leaks = [
+        formula_row(i + 1, f)
+        for i, f in enumerate(formulas[:TOP_CHECK])
+        if any(x in f.text for x in LEAKS)
+    ]
+    return {
+        "expected": expected,
+        "boilerplate_in_top50": leaks,
+        "top": [formula_row(i + 1, f) for i, f in enumerate(formulas[:TOP_CHECK])],
+    }
 
 
 def mine_worker(pairs_path: str, analyse: bool, log: str) -> dict[str, Any]:
@@ -231,11 +276,16 @@ def mine_worker(pairs_path: str, analyse: bool, log: str) -> dict[str, Any]:
     stages = {k: round(v, 2) for k, v in sorted(clock.seconds.items(), key=lambda kv: -kv[1])}
     stages["other (candidate loop)"] = round(seconds - sum(clock.seconds.values()), 2)
     out: dict[str, Any] = {
-        "docs": len(pairs), "chars": sum(len(d.text) for d, _ in pairs),
-        "seconds": round(seconds, 2), "warmup_s": round(warm_s, 2), "rss_before_mib": rss_before,
-        "peak_rss_mib": peak, "formulas": len(found),
+        "docs": len(pairs),
+        "chars": sum(len(d.text) for d, _ in pairs),
+        "seconds": round(seconds, 2),
+        "warmup_s": round(warm_s, 2),
+        "rss_before_mib": rss_before,
+        "peak_rss_mib": peak,
+        "formulas": len(found),
         "slogans": sum(f.kind == "slogan" for f in found),
-        "stages_s": stages, "stage_calls": dict(clock.calls),
+        "stages_s": stages,
+        "stage_calls": dict(clock.calls),
         "find_repeats_in_run_s": round(clock.seconds["find_repeats"], 2),
         "rest_s": round(seconds - clock.seconds["find_repeats"], 2),
     }
@@ -283,10 +333,19 @@ def embed_worker(pairs_path: str, space_path: str) -> dict[str, Any]:
     embed_s = time.perf_counter() - t0
     np.save(space_path + ".npy", np.ascontiguousarray(vectors, dtype=np.float32))
     with open(space_path + ".pkl", "wb") as fh:
-        pickle.dump((texts, [frozenset(owners[t]) for t in texts]), fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return {"docs": len(pairs), "sentences": n_sent, "phrases": n_phrase, "vectors": len(texts),
-            "dim": SEMANTIC_DIM, "segment_s": round(segment_s, 2), "embed_s": round(embed_s, 2),
-            "embedder": emb.model_id}
+        pickle.dump(
+            (texts, [frozenset(owners[t]) for t in texts]), fh, protocol=pickle.HIGHEST_PROTOCOL
+        )
+    return {
+        "docs": len(pairs),
+        "sentences": n_sent,
+        "phrases": n_phrase,
+        "vectors": len(texts),
+        "dim": SEMANTIC_DIM,
+        "segment_s": round(segment_s, 2),
+        "embed_s": round(embed_s, 2),
+        "embedder": emb.model_id,
+    }
 
 
 def neighbours_worker(space_path: str, block: int, k: int) -> dict[str, Any]:
@@ -313,15 +372,23 @@ def neighbours_worker(space_path: str, block: int, k: int) -> dict[str, Any]:
     vec_bytes = n * vectors.shape[1] * 4
     block_bytes = min(block, n) * (k + 1) * (4 + 8)  # faiss results: float32 scores + int64 ids
     return {
-        "block": block, "k": k, "vectors": n, "calibrate_s": round(cal_s, 2),
-        "neighbours_s": round(nb_s, 2), "edges": len(edges), "threshold": cal.threshold,
-        "rss_before_mib": rss_before, "peak_before_mib": peak_before, "peak_rss_mib": peak,
+        "block": block,
+        "k": k,
+        "vectors": n,
+        "calibrate_s": round(cal_s, 2),
+        "neighbours_s": round(nb_s, 2),
+        "edges": len(edges),
+        "threshold": cal.threshold,
+        "rss_before_mib": rss_before,
+        "peak_before_mib": peak_before,
+        "peak_rss_mib": peak,
         "peak_delta_mib": round(peak - rss_before, 1),
-        "bound_block_bytes": block_bytes, "vector_bytes": vec_bytes,
+        "bound_block_bytes": block_bytes,
+        "vector_bytes": vec_bytes,
         "bound_mib": round((block_bytes + vec_bytes) / 2**20, 1),
         "bound_note": "block*(k+1)*(4+8) for faiss's results plus n*d*4 for the vectors "
-                      "(and the flat index's copy of them); per-vector best-match dicts in "
-                      "_neighbours grow with n and are not bounded by block",
+        "(and the flat index's copy of them); per-vector best-match dicts in "
+        "_neighbours grow with n and are not bounded by block",
     }
 
 
@@ -330,13 +397,23 @@ def neighbours_worker(space_path: str, block: int, k: int) -> dict[str, Any]:
 
 def environment() -> dict[str, Any]:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                                capture_output=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
-            "git_commit": commit, "date": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "git_commit": commit,
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -350,40 +427,66 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 def print_report(r: dict[str, Any]) -> None:
     n = r["normalise"]
-    print(f"normalise: {n['docs']} docs, {n['chars']} chars in {n['normalise_s']} s "
-          f"({n['docs_per_s']} docs/s, {n['chars_per_s']} chars/s); "
-          f"recurring boilerplate {n['recurring_flagged_chars']} chars in {n['recurring_s']} s")
-    print(f"\n{'fraction':>8}{'docs':>7}{'chars':>10}{'sec':>8}{'ratio':>7}{'chars/s':>9}"
-          f"{'peakMiB':>9}{'formulas':>9}{'repeats s':>10}{'rest s':>8}")
+    print(
+        f"normalise: {n['docs']} docs, {n['chars']} chars in {n['normalise_s']} s "
+        f"({n['docs_per_s']} docs/s, {n['chars_per_s']} chars/s); "
+        f"recurring boilerplate {n['recurring_flagged_chars']} chars in {n['recurring_s']} s"
+    )
+    print(
+        f"\n{'fraction':>8}{'docs':>7}{'chars':>10}{'sec':>8}{'ratio':>7}{'chars/s':>9}"
+        f"{'peakMiB':>9}{'formulas':>9}{'repeats s':>10}{'rest s':>8}"
+    )
     for row in r["scaling"]:
         if row.get("timed_out"):
-            print(f"{row['fraction']:>8}{row['docs']:>7}  timed out after {row['timeout_s']} s; "
-                  f"stage log: {row['stage_log'][-2:]}")
+            print(
+                f"{row['fraction']:>8}{row['docs']:>7}  timed out after {row['timeout_s']} s; "
+                f"stage log: {row['stage_log'][-2:]}"
+            )
             continue
-        print(f"{row['fraction']:>8}{row['docs']:>7}{row['chars']:>10}{row['seconds']:>8}"
-              f"{row['seconds_ratio']!s:>7}{row['chars_per_s']:>9}{row['peak_rss_mib']:>9}"
-              f"{row['formulas']:>9}{row['find_repeats_in_run_s']:>10}{row['rest_s']:>8}")
+        print(
+            f"{row['fraction']:>8}{row['docs']:>7}{row['chars']:>10}{row['seconds']:>8}"
+            f"{row['seconds_ratio']!s:>7}{row['chars_per_s']:>9}{row['peak_rss_mib']:>9}"
+            f"{row['formulas']:>9}{row['find_repeats_in_run_s']:>10}{row['rest_s']:>8}"
+        )
     for row in r["scaling"]:
         if not row.get("timed_out"):
-            print(f"stages at {row['fraction']:g} (s): "
-                  + ", ".join(f"{k} {v}" for k, v in row["stages_s"].items()))
-    rk = r["ranking"] or {"fraction": r["scaling"][-1]["fraction"], "top": [], "expected": {},
-                          "boilerplate_in_top50": []}
+            print(
+                f"stages at {row['fraction']:g} (s): "
+                + ", ".join(f"{k} {v}" for k, v in row["stages_s"].items())
+            )
+    rk = r["ranking"] or {
+        "fraction": r["scaling"][-1]["fraction"],
+        "top": [],
+        "expected": {},
+        "boilerplate_in_top50": [],
+    }
     print(f"\ntop {TOP_PRINT} formulas at fraction {rk['fraction']:g}:")
     for f in rk["top"][:TOP_PRINT]:
         print(f"{f['rank']:>3}  {f['score']:>7.2f}  {f['n_docs']:>5}  {f['kind']:<7}  {f['text']}")
     print(f"\nexpected formulas (top {TOP_CHECK}):")
     for e, v in rk["expected"].items():
-        extra = f" (as variant of #{v['rank_as_variant']} {v['variant_of']})" if v["rank_as_variant"] else ""
-        print(f"  {e}: rank {v['rank']} {'OK' if v['in_top50'] else 'MISSING'} {v['matched'] or ''}{extra}")
+        extra = (
+            f" (as a variant of #{v['rank_as_variant']} {v['variant_of']})"
+            if v["rank_as_variant"] and not v["in_top50"]
+            else ""
+        )
+        ok = "OK" if v["in_top50"] else "MISSING"
+        print(f"  {e}: rank {v['rank']} {ok} {v['matched'] or ''}{extra}")
     print(f"boilerplate in top {TOP_CHECK}: {len(rk['boilerplate_in_top50'])}")
-    s = r["semantic"]
-    print(f"\nsemantic ({s['embed']['embedder']}, stand-in for the real model's dimension; "
-          f"{s['embed']['vectors']} vectors of {s['embed']['docs']} docs, embedded in {s['embed']['embed_s']} s)")
-    print(f"{'block':>6}{'k':>4}{'calib s':>9}{'neigh s':>9}{'RSS before':>11}{'peak':>8}{'delta':>8}{'bound MiB':>10}")
+    s, e = r["semantic"], r["semantic"]["embed"]
+    print(
+        f"\nsemantic ({e['embedder']}, stand-in for the real model's dimension; "
+        f"{e['vectors']} vectors of {e['docs']} docs, embedded in {e['embed_s']} s)"
+    )
+    print(
+        f"{'block':>6}{'k':>4}{'calib s':>9}{'neigh s':>9}{'RSS before':>11}{'peak':>8}"
+        f"{'delta':>8}{'bound MiB':>10}"
+    )
     for b in s["runs"]:
-        print(f"{b['block']:>6}{b['k']:>4}{b['calibrate_s']:>9}{b['neighbours_s']:>9}"
-              f"{b['rss_before_mib']:>11}{b['peak_rss_mib']:>8}{b['peak_delta_mib']:>8}{b['bound_mib']:>10}")
+        print(
+            f"{b['block']:>6}{b['k']:>4}{b['calibrate_s']:>9}{b['neighbours_s']:>9}"
+            f"{b['rss_before_mib']:>11}{b['peak_rss_mib']:>8}{b['peak_delta_mib']:>8}{b['bound_mib']:>10}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,9 +497,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help=f"fractions {QUICK_FRACTIONS}")
     ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per fraction")
     args = ap.parse_args(argv)
-    fractions = sorted(float(x) for x in (QUICK_FRACTIONS if args.quick else args.fractions).split(","))
+    fractions = sorted(
+        float(x) for x in (QUICK_FRACTIONS if args.quick else args.fractions).split(",")
+    )
     corpus = args.corpus.resolve()
-    result: dict[str, Any] = {"corpus": str(corpus), "quick": args.quick, "environment": environment()}
+    result: dict[str, Any] = {
+        "corpus": str(corpus),
+        "quick": args.quick,
+        "environment": environment(),
+    }
 
     pairs, result["normalise"] = normalise_corpus(corpus)
     with tempfile.TemporaryDirectory(prefix="bench_formulas.") as tmp:
@@ -404,27 +513,38 @@ def main(argv: list[str] | None = None) -> int:
         for frac in sorted(set(fractions) | {SEMANTIC_FRACTION}):
             paths[frac] = os.path.join(tmp, f"pairs_{frac:g}.pkl")
             with open(paths[frac], "wb") as fh:
-                pickle.dump(pairs[: max(1, round(len(pairs) * frac))], fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    pairs[: max(1, round(len(pairs) * frac))], fh, protocol=pickle.HIGHEST_PROTOCOL
+                )
         del pairs
         gc.collect()
         rows = []
         for frac in fractions:
             print(f"mining {frac:g} …", file=sys.stderr, flush=True)
             log = os.path.join(tmp, f"stages_{frac:g}.jsonl")
-            row = in_subprocess(mine_worker, paths[frac], frac == fractions[-1], log, timeout=args.timeout)
+            row = in_subprocess(
+                mine_worker, paths[frac], frac == fractions[-1], log, timeout=args.timeout
+            )
             if row.get("timed_out"):
                 with open(log, encoding="utf-8") as fh:
                     row["stage_log"] = [json.loads(line) for line in fh]
                 row["docs"] = max(1, round(result["normalise"]["docs"] * frac))
-                print(f"  timed out after {args.timeout} s; last stage: {row['stage_log'][-1:]}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  timed out after {args.timeout} s; last stage: {row['stage_log'][-1:]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             rows.append({"fraction": frac, **row})
         ranking = rows[-1].pop("ranking", None)
         full = rows[-1]
         for row in rows:
             done = not row.get("timed_out")
-            row["seconds_ratio"] = round(row["seconds"] / full["seconds"], 3) if done and "seconds" in full else None
-            row["chars_ratio"] = round(row["chars"] / full["chars"], 3) if done and "chars" in full else None
+            row["seconds_ratio"] = (
+                round(row["seconds"] / full["seconds"], 3) if done and "seconds" in full else None
+            )
+            row["chars_ratio"] = (
+                round(row["chars"] / full["chars"], 3) if done and "chars" in full else None
+            )
             row["chars_per_s"] = round(row["chars"] / row["seconds"]) if done else None
         result["scaling"] = rows
         result["ranking"] = {"fraction": fractions[-1], **ranking} if ranking else None
@@ -436,10 +556,11 @@ def main(argv: list[str] | None = None) -> int:
     result["semantic"] = {
         "fraction": SEMANTIC_FRACTION,
         "note": f"HashingEmbedder(dim={SEMANTIC_DIM}) stands in for the real model "
-                "(multilingual-e5-small, 384 dimensions): same vector count and dimension, so the "
-                "same memory and search cost, but not the same neighbours; embedding this many "
-                "passages with the real model on CPU would take hours",
-        "embed": embed, "runs": runs,
+        "(multilingual-e5-small, 384 dimensions): same vector count and dimension, so the "
+        "same memory and search cost, but not the same neighbours; embedding this many "
+        "passages with the real model on CPU would take hours",
+        "embed": embed,
+        "runs": runs,
     }
     write_json_atomic(args.out, result)
     print_report(result)

@@ -294,7 +294,8 @@ def formulas(index_dir: str | None, min_docs: int, limit: int, lexicons: tuple[s
     for i, f in enumerate(found, 1):
         tag = f" [{f.category}]" if f.category else ""
         seen = f" since {f.first_seen}" if f.first_seen else ""
-        click.echo(f"{i:3d}. {f.text}  ({f.kind}{tag}, {f.n_docs} docs, {len(f.occurrences)} uses{seen}, score {f.score:.2f})")
+        uses = f"{f.n_docs} docs, {len(f.occurrences)} uses{seen}"
+        click.echo(f"{i:3d}. {f.text}  ({f.kind}{tag}, {uses}, score {f.score:.2f})")
         for v in f.variants:
             click.echo(f"       ~ {v.text}  ({v.how}: {', '.join(v.doc_ids)})")
 
@@ -424,7 +425,8 @@ def slogans(index_dir: str | None, lexicons: tuple[str, ...], show_all: bool, as
         return
     for r in rows:
         s = r.slogan
-        click.echo(f"{s.text}  [{s.category}{', since ' + s.since if s.since else ''}]  {len(r.occurrences)} uses in {len(r.doc_ids)} docs")
+        since = f", since {s.since}" if s.since else ""
+        click.echo(f"{s.text}  [{s.category}{since}]  {len(r.occurrences)} uses in {len(r.doc_ids)} docs")
         for o in r.occurrences[:5]:
             click.echo(f"    {o.doc_id}[{o.start}:{o.end}] {o.text} ({o.how})")
 

@@ -98,9 +98,7 @@ def overlaps(a: str, b: str) -> bool:
     return short in long_ and len(short) >= 0.6 * len(long_)
 
 
-def in_subprocess(
-    fn: Callable[..., dict[str, Any]], *args: Any, timeout: float | None = None
-) -> dict[str, Any]:
+def in_subprocess(fn: Callable[..., dict[str, Any]], *args: Any, timeout: float | None = None) -> dict[str, Any]:
     """Run ``fn(*args)`` in a fresh (spawned) process and return its result.
 
     Past ``timeout`` seconds the process is ended and ``{"timed_out": True}`` returned.
@@ -208,8 +206,9 @@ class StageClock:
         setattr(module, name, timed)
 
 
-def formula_row(rank: int, f: Any) -> dict[str, Any]:
-    return {
+def formula_row(rank: int, f: Any, texts: dict[str, str] | None = None) -> dict[str, Any]:
+    """One formula for the JSON; with ``texts`` (doc id -> text), its first use in context."""
+    row = {
         "rank": rank,
         "text": f.text,
         "kind": f.kind,
@@ -218,9 +217,14 @@ def formula_row(rank: int, f: Any) -> dict[str, Any]:
         "features": f.features,
         "variants": len(f.variants),
     }
+    if texts and f.occurrences:
+        o = f.occurrences[0]
+        t = texts[o.doc_id]
+        row["example"] = f"{o.doc_id}: …{t[max(0, o.start - 12) : o.start]}[{o.text}]{t[o.end : o.end + 12]}…"
+    return row
 
 
-def ranking_checks(formulas: list[Any]) -> dict[str, Any]:
+def ranking_checks(formulas: list[Any], texts: dict[str, str]) -> dict[str, Any]:
     """Where the expected formulas rank, and boilerplate leaking into the top."""
     expected = {}
     for e in EXPECTED:
@@ -233,18 +237,17 @@ def ranking_checks(formulas: list[Any]) -> dict[str, Any]:
             "rank": rank,
             "in_top50": rank is not None and rank <= TOP_CHECK,
             "matched": formulas[rank - 1].text if rank else None,
+            "row": formula_row(rank, formulas[rank - 1], texts) if rank else None,
             "rank_as_variant": via_variant,
             "variant_of": formulas[via_variant - 1].text if via_variant else None,
         }
     leaks = [
-        formula_row(i + 1, f)
-        for i, f in enumerate(formulas[:TOP_CHECK])
-        if any(x in f.text for x in LEAKS)
+        formula_row(i + 1, f, texts) for i, f in enumerate(formulas[:TOP_CHECK]) if any(x in f.text for x in LEAKS)
     ]
     return {
         "expected": expected,
         "boilerplate_in_top50": leaks,
-        "top": [formula_row(i + 1, f) for i, f in enumerate(formulas[:TOP_CHECK])],
+        "top": [formula_row(i + 1, f, texts) for i, f in enumerate(formulas[:TOP_CHECK])],
     }
 
 
@@ -290,7 +293,7 @@ def mine_worker(pairs_path: str, analyse: bool, log: str) -> dict[str, Any]:
         "rest_s": round(seconds - clock.seconds["find_repeats"], 2),
     }
     if analyse:
-        out["ranking"] = ranking_checks(found)
+        out["ranking"] = ranking_checks(found, {d.doc_id: d.text for d, _ in pairs})
     del found
     gc.collect()
     masked = [formulas._mask(n) for _, n in pairs]
@@ -333,9 +336,7 @@ def embed_worker(pairs_path: str, space_path: str) -> dict[str, Any]:
     embed_s = time.perf_counter() - t0
     np.save(space_path + ".npy", np.ascontiguousarray(vectors, dtype=np.float32))
     with open(space_path + ".pkl", "wb") as fh:
-        pickle.dump(
-            (texts, [frozenset(owners[t]) for t in texts]), fh, protocol=pickle.HIGHEST_PROTOCOL
-        )
+        pickle.dump((texts, [frozenset(owners[t]) for t in texts]), fh, protocol=pickle.HIGHEST_PROTOCOL)
     return {
         "docs": len(pairs),
         "sentences": n_sent,
@@ -386,9 +387,10 @@ def neighbours_worker(space_path: str, block: int, k: int) -> dict[str, Any]:
         "bound_block_bytes": block_bytes,
         "vector_bytes": vec_bytes,
         "bound_mib": round((block_bytes + vec_bytes) / 2**20, 1),
-        "bound_note": "block*(k+1)*(4+8) for faiss's results plus n*d*4 for the vectors "
-        "(and the flat index's copy of them); per-vector best-match dicts in "
-        "_neighbours grow with n and are not bounded by block",
+        "bound_note": "bound = block*(k+1)*(4+8) bytes of faiss results + n*d*4 bytes of vectors; "
+        "the vectors are loaded before rss_before, so the delta holds IndexFlatIP's own copy "
+        "of them (another n*d*4) and _neighbours' per-vector best-match dicts, which grow "
+        "with n, not with block",
     }
 
 
@@ -450,10 +452,7 @@ def print_report(r: dict[str, Any]) -> None:
         )
     for row in r["scaling"]:
         if not row.get("timed_out"):
-            print(
-                f"stages at {row['fraction']:g} (s): "
-                + ", ".join(f"{k} {v}" for k, v in row["stages_s"].items())
-            )
+            print(f"stages at {row['fraction']:g} (s): " + ", ".join(f"{k} {v}" for k, v in row["stages_s"].items()))
     rk = r["ranking"] or {
         "fraction": r["scaling"][-1]["fraction"],
         "top": [],
@@ -471,17 +470,16 @@ def print_report(r: dict[str, Any]) -> None:
             else ""
         )
         ok = "OK" if v["in_top50"] else "MISSING"
-        print(f"  {e}: rank {v['rank']} {ok} {v['matched'] or ''}{extra}")
+        row = v.get("row") or {}
+        why = f" score {row['score']}, {row['n_docs']} docs, {row['features']}" if row else ""
+        print(f"  {e}: rank {v['rank']} {ok} {v['matched'] or ''}{extra}{why if not v['in_top50'] else ''}")
     print(f"boilerplate in top {TOP_CHECK}: {len(rk['boilerplate_in_top50'])}")
     s, e = r["semantic"], r["semantic"]["embed"]
     print(
         f"\nsemantic ({e['embedder']}, stand-in for the real model's dimension; "
         f"{e['vectors']} vectors of {e['docs']} docs, embedded in {e['embed_s']} s)"
     )
-    print(
-        f"{'block':>6}{'k':>4}{'calib s':>9}{'neigh s':>9}{'RSS before':>11}{'peak':>8}"
-        f"{'delta':>8}{'bound MiB':>10}"
-    )
+    print(f"{'block':>6}{'k':>4}{'calib s':>9}{'neigh s':>9}{'RSS before':>11}{'peak':>8}{'delta':>8}{'bound MiB':>10}")
     for b in s["runs"]:
         print(
             f"{b['block']:>6}{b['k']:>4}{b['calibrate_s']:>9}{b['neighbours_s']:>9}"
@@ -497,9 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help=f"fractions {QUICK_FRACTIONS}")
     ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per fraction")
     args = ap.parse_args(argv)
-    fractions = sorted(
-        float(x) for x in (QUICK_FRACTIONS if args.quick else args.fractions).split(",")
-    )
+    fractions = sorted(float(x) for x in (QUICK_FRACTIONS if args.quick else args.fractions).split(","))
     corpus = args.corpus.resolve()
     result: dict[str, Any] = {
         "corpus": str(corpus),
@@ -513,18 +509,14 @@ def main(argv: list[str] | None = None) -> int:
         for frac in sorted(set(fractions) | {SEMANTIC_FRACTION}):
             paths[frac] = os.path.join(tmp, f"pairs_{frac:g}.pkl")
             with open(paths[frac], "wb") as fh:
-                pickle.dump(
-                    pairs[: max(1, round(len(pairs) * frac))], fh, protocol=pickle.HIGHEST_PROTOCOL
-                )
+                pickle.dump(pairs[: max(1, round(len(pairs) * frac))], fh, protocol=pickle.HIGHEST_PROTOCOL)
         del pairs
         gc.collect()
         rows = []
         for frac in fractions:
             print(f"mining {frac:g} …", file=sys.stderr, flush=True)
             log = os.path.join(tmp, f"stages_{frac:g}.jsonl")
-            row = in_subprocess(
-                mine_worker, paths[frac], frac == fractions[-1], log, timeout=args.timeout
-            )
+            row = in_subprocess(mine_worker, paths[frac], frac == fractions[-1], log, timeout=args.timeout)
             if row.get("timed_out"):
                 with open(log, encoding="utf-8") as fh:
                     row["stage_log"] = [json.loads(line) for line in fh]
@@ -539,12 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         full = rows[-1]
         for row in rows:
             done = not row.get("timed_out")
-            row["seconds_ratio"] = (
-                round(row["seconds"] / full["seconds"], 3) if done and "seconds" in full else None
-            )
-            row["chars_ratio"] = (
-                round(row["chars"] / full["chars"], 3) if done and "chars" in full else None
-            )
+            row["seconds_ratio"] = round(row["seconds"] / full["seconds"], 3) if done and "seconds" in full else None
+            row["chars_ratio"] = round(row["chars"] / full["chars"], 3) if done and "chars" in full else None
             row["chars_per_s"] = round(row["chars"] / row["seconds"]) if done else None
         result["scaling"] = rows
         result["ranking"] = {"fraction": fractions[-1], **ranking} if ranking else None

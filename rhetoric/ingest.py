@@ -385,7 +385,9 @@ def _read_txt(file: Path, warn: Warn) -> Document | None:
     if not text.strip():
         warn(f"{file}: empty file (skipped)")
         return None
-    title = next(line.strip() for line in text.split("\n") if line.strip())[:TITLE_MAX]
+    first = next(line.strip() for line in text.split("\n") if line.strip())
+    # Scraped pages leave tag residue on the headline (seed 000: 两场“硬戰”" />).
+    title = re.sub(r"\s*\"?\s*/?>\s*$", "", first)[:TITLE_MAX] or first[:TITLE_MAX]
     return Document(
         doc_id=file.stem,
         text=text,

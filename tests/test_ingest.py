@@ -409,3 +409,13 @@ def test_all_seeds() -> None:
         raw = (SEEDS / f"{doc.doc_id}.txt").read_text(encoding="utf-8")
         assert doc.text == raw.replace("\r\n", "\n")
         assert doc.source is None
+
+
+def test_title_loses_tag_residue(tmp_path):
+    from rhetoric.ingest import read_documents
+
+    f = tmp_path / "a.txt"
+    f.write_text('坚决打赢两场“硬战”" />\n正文。', encoding="utf-8")
+    (doc,) = read_documents([f])
+    assert doc.title == "坚决打赢两场“硬战”"
+    assert doc.text.startswith('坚决打赢两场“硬战”" />')  # the text itself is untouched

@@ -49,7 +49,6 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _SPLIT = re.compile(r"[、，,；;：:]")
 _FUNCTION = re.compile(r"[的和与及之了]")
 _NUMBERED = re.compile(r"^[一二两三四五六七八九十]个[\u4e00-\u9fff]{2}")
-_REDUP = re.compile(r"(.)(.)\1(.)|(.)(.)(.)\5")  # 联防联控 / 压紧压实 ; 守土有责 … 守土担责
 _TRIM = "的和与及了"  # dangling function characters at either edge
 _EDGE = "，、：；。！？…“”‘’（）《》 ,.:;!?\"'()"
 TOPICAL_SHARE = 0.6  # words in this share of documents (of >= 5) are topical, not formulaic
@@ -177,6 +176,19 @@ def _trim(text: str) -> tuple[int, int]:
     return a, b
 
 
+def _paired(text: str) -> bool:
+    """Are brackets and quotes in ``text`` opened before they close, and all closed?"""
+    for open_, close in ("（）", "“”", "《》"):
+        depth = 0
+        for c in text:
+            depth += (c == open_) - (c == close)
+            if depth < 0:
+                return False
+        if depth:
+            return False
+    return True
+
+
 def _pieces(text: str) -> list[tuple[int, int]]:
     """Candidate spans inside a repeat: its clauses (split at ，：；), trimmed, and quoted parts.
 
@@ -212,6 +224,17 @@ def _name_share(text: str) -> float:
     return named / max(1, len(text))
 
 
+# The leader's name is part of Party formulas (以习近平同志为核心的党中央), not a byline.
+_FORMULA_NAMES = {"习近平"}
+
+
+def _has_person(text: str) -> bool:
+    """Does ``text`` hold a person's name (other than the leader's, which formulas quote)?"""
+    _, pseg = _jieba()
+    return any(w.flag in ("nr", "nrfg") and len(w.word) >= 2 and w.word not in _FORMULA_NAMES
+               for w in pseg.cut(text))
+
+
 def _structure(text: str, quoted: bool, whole_clause: bool, in_lexicon: bool) -> float:
     parts = _parts(text)
     s = 0.0
@@ -220,8 +243,8 @@ def _structure(text: str, quoted: bool, whole_clause: bool, in_lexicon: bool) ->
         s += 1.0 if len(lengths) == 1 else 0.6  # parallel enumeration
         if lengths == {4}:
             s += 0.3  # four-character parallel clauses
-    if _REDUP.search(text.replace("、", "")):
-        s += 0.5
+    if any(len(p) == 4 and p[0] == p[2] and p[1] != p[3] for p in parts):
+        s += 0.5  # 联防联控, 压紧压实 (a whole four-character part, not 新增新冠 inside a phrase)
     if _NUMBERED.match(text):
         s += 0.8
     if quoted:
@@ -332,7 +355,7 @@ def mine_formulas(
             text = r.text[a:b]
             if len(_HAN.findall(text)) < min_len or MASKED in text or "\ufffd" in text:
                 continue
-            if text.count("（") != text.count("）") or text.count("“") != text.count("”"):
+            if not _paired(text):
                 continue  # cut through a bracket or quote: a fragment
             candidates[text] |= {(o.doc, o.start + a, o.start + b) for o in r.occurrences}
     # Cheap pre-score for every candidate; the costly features (jieba) only for the best.
@@ -388,6 +411,8 @@ def _formula(
             shape *= 0.5  # titles, offices and things (中共中央政治局常委、国务院副总理), not formulas
         if any(c.isdigit() for c in text):
             shape *= 0.3  # counts and dates belong to reports (31个省…报告新增…), not to slogans
+        if _has_person(text):
+            shape *= 0.3  # 国务院总理李克强作…: a title and a name, not a formula
     score = spread * length * (1 + structure) * distinct * shape
     return Formula(
         text, "slogan" if slogan else "formula", round(score, 4), docs,
@@ -456,7 +481,8 @@ def _slogan_formulas(uses: list[_Use], corpus: _Corpus, min_docs: int) -> list[F
         slogan = by_slogan[sid][0].slogan
         # Show the wording the corpus uses most (the canonical text wins ties).
         counts = Counter(u.matched for u in us)
-        text = max(counts, key=lambda t: (counts[t], t == slogan.text, -len(t)))
+        balanced = [t for t in counts if _paired(t)] or [slogan.text]
+        text = max(balanced, key=lambda t: (counts.get(t, 0), t == slogan.text, -len(t)))
         exact = set()
         for u in us:
             i = u.matched.find(text)  # also inside a longer wording (不打招呼 in 不打招呼、直奔现场)

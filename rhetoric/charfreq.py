@@ -14,7 +14,8 @@ RARE_RANK = 4500  # ranks past this hold few characters of ordinary official pro
 
 
 @lru_cache(maxsize=1)
-def _ranks() -> dict[str, int]:
+def char_freq() -> dict[str, int]:
+    """Each character's summed word frequency in jieba's dictionary."""
     import jieba
 
     path = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
@@ -22,24 +23,32 @@ def _ranks() -> dict[str, int]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             parts = line.split(" ")
-            if len(parts) >= 2:
+            if len(parts) >= 2 and parts[1].isdigit():
+                n = int(parts[1])
                 for ch in parts[0]:
-                    freq[ch] += int(parts[1])
-    return {ch: i for i, (ch, _) in enumerate(freq.most_common())}
+                    freq[ch] += n
+    return dict(freq)
+
+
+@lru_cache(maxsize=1)
+def _ranks() -> dict[str, int]:
+    ordered = sorted(char_freq().items(), key=lambda kv: -kv[1])
+    return {ch: i for i, (ch, _) in enumerate(ordered)}
+
+
+@lru_cache(maxsize=1)
+def converter():  # noqa: ANN201 - OpenCC has no type hints
+    """The process-wide OpenCC Traditional -> Simplified converter."""
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
 
 
 @lru_cache(maxsize=65536)
 def t2s_char(ch: str) -> str:
     """Simplified form of one character (itself when OpenCC has no single-character rule)."""
-    out = _cc().convert(ch)
+    out = converter().convert(ch)
     return out if len(out) == 1 else ch
-
-
-@lru_cache(maxsize=1)
-def _cc():  # noqa: ANN202 - OpenCC has no type hints
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
 
 
 def rank(ch: str) -> int | None:

@@ -17,7 +17,6 @@ import csv
 import datetime
 import json
 import math
-import os
 import re
 import sys
 import unicodedata
@@ -25,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from .charfreq import char_freq, converter
 from .errors import InputError
 from .records import Document
 
@@ -132,25 +132,7 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
 @lru_cache(maxsize=1)
 def _log_freq() -> dict[str, float]:
     """Natural log of each character's summed word frequency in jieba's dictionary."""
-    import jieba
-
-    freq: dict[str, int] = {}
-    path = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split(" ")
-            if len(parts) >= 2 and parts[1].isdigit():
-                n = int(parts[1])
-                for ch in parts[0]:
-                    freq[ch] = freq.get(ch, 0) + n
-    return {ch: math.log(n + 1) for ch, n in freq.items()}
-
-
-@lru_cache(maxsize=1)
-def _t2s():  # noqa: ANN202 - OpenCC has no type hints
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
+    return {ch: math.log(n + 1) for ch, n in char_freq().items()}
 
 
 def _is_han(ch: str) -> bool:
@@ -167,7 +149,7 @@ def plausibility(text: str) -> float:
     """
     freq = _log_freq()
     total, n = 0.0, 0
-    for ch in _t2s().convert(text[:_SCORE_CHARS]):
+    for ch in converter().convert(text[:_SCORE_CHARS]):
         if _is_han(ch):
             total += freq.get(ch, 0.0)
             n += 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .boilerplate import find_boilerplate
-from .charfreq import is_cjk
+from .charfreq import converter, is_cjk, t2s_char
 from .mojibake import find_mojibake
 from .records import Span
 
@@ -67,19 +67,6 @@ class Normalized:
 
 
 @lru_cache(maxsize=1)
-def _converter():  # noqa: ANN202 - OpenCC has no type hints
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
-@lru_cache(maxsize=65536)
-def _t2s_one(ch: str) -> str:
-    out = _converter().convert(ch)
-    return out if len(out) == 1 else ch
-
-
-@lru_cache(maxsize=1)
 def _convertible() -> frozenset[str] | None:
     """Every character that some t2s rule can change; None if OpenCC's tables are not found.
 
@@ -112,9 +99,9 @@ def to_simplified(text: str) -> str:
     table = _convertible()
     out = []
     for line in text.split("\n"):
-        conv = _converter().convert(line) if (table is None or not table.isdisjoint(line)) else line
+        conv = converter().convert(line) if (table is None or not table.isdisjoint(line)) else line
         if len(conv) != len(line):
-            conv = "".join(_t2s_one(c) for c in line)
+            conv = "".join(t2s_char(c) for c in line)
         out.append(conv)
     return "\n".join(out)
 

@@ -298,7 +298,7 @@ def mine_worker(pairs_path: str, analyse: bool, log: str) -> dict[str, Any]:
         out["ranking"] = ranking_checks(found, {d.doc_id: d.text for d, _ in pairs})
     del found
     gc.collect()
-    masked = [formulas._mask(n) for _, n in pairs]
+    masked = [n.masked() for _, n in pairs]
     t0 = time.perf_counter()
     reps = find_repeats(masked)  # the same arguments mine_formulas passes (min_docs=2, min_len=4)
     out["find_repeats_alone_s"] = round(time.perf_counter() - t0, 2)

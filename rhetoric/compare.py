@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import RhetoricError
-from .formulas import MASKED, _mask, _pieces
+from .formulas import _pieces
+from .normalize import MASKED
 
 if TYPE_CHECKING:
     from .cluster import Calibration, NearDuplicate
@@ -54,7 +55,7 @@ def compare_documents(index: Index, doc_a: str, doc_b: str, *, min_len: int = 4)
         if d not in found:
             raise RhetoricError(f"no document {d!r} in {index.root}")
     (da, na), (db, nb) = found[doc_a], found[doc_b]
-    texts = [_mask(na), _mask(nb)]
+    texts = [na.masked(), nb.masked()]
     out = Comparison(doc_a, doc_b)
     seen = set()
     for r in find_repeats(texts, min_docs=2, min_len=min_len):

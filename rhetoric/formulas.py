@@ -37,14 +37,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .normalize import Normalized
+from .normalize import MASKED, Normalized
 from .records import Document
 
 if TYPE_CHECKING:
     from .index import Index
     from .lexicon import Slogan
 
-MASKED = "\x00"
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _SPLIT = re.compile(r"[、，,；;：:]")
 _FUNCTION = re.compile(r"[的和与及之了]")
@@ -106,15 +105,6 @@ class _Corpus:
     word_df: Counter[str]
 
 
-def _mask(norm: Normalized) -> str:
-    """The normalised text with boilerplate and mojibake characters replaced by MASKED."""
-    flagged = bytearray(norm.original_length + 1)
-    for s in norm.spans:
-        if s.kind in ("boilerplate", "mojibake"):
-            flagged[s.start : s.end] = b"\x01" * (s.end - s.start)
-    return "".join(MASKED if flagged[o] else c for c, o in zip(norm.text, norm.offsets))
-
-
 @lru_cache(maxsize=1)
 def _jieba():  # noqa: ANN202 - jieba has no type hints
     import jieba
@@ -154,7 +144,7 @@ def _load(index: Index | Texts) -> _Corpus:
     for doc, norm in index.normalized():
         docs.append(doc)
         norms.append(norm)
-        m = _mask(norm)
+        m = norm.masked()
         masked.append(m)
         word_df.update({w for w in jieba.cut(m.replace(MASKED, "\n")) if len(w) >= 2})
     return _Corpus(docs, norms, masked, {d.doc_id: d.date for d in docs}, word_df)

@@ -440,13 +440,11 @@ def locate_slogans(index: Index, lexicon: Sequence[Slogan]) -> list[SloganRow]:
 
     Rows come in lexicon order; entries used nowhere have no occurrences.
     """
-    from .formulas import _mask
-
     uses: dict[str, list[SloganUse]] = {s.id: [] for s in lexicon}
     dates: dict[str, str | None] = {}
     for doc, norm in index.normalized():
         dates[doc.doc_id] = doc.date
-        for m in match_slogans(_mask(norm), lexicon):
+        for m in match_slogans(norm.masked(), lexicon):
             a, b = norm.to_original(m.start, m.end)
             uses[m.slogan_id].append(SloganUse(doc.doc_id, a, b, doc.text[a:b], m.matched, m.how))
     rows = []

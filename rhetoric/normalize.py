@@ -24,6 +24,7 @@ from .mojibake import find_mojibake
 from .records import Span
 
 NORMALIZER_VERSION = "1"
+MASKED = "\x00"  # stands in for flagged characters in Normalized.masked()
 
 # Pinyin syllables written after a character: lower-case Latin with at least one tone mark.
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
@@ -64,6 +65,22 @@ class Normalized:
     def flagged(self, kind: str) -> list[Span]:
         """The flagged spans of one kind."""
         return [s for s in self.spans if s.kind == kind]
+
+    def flag_mask(self, *kinds: str) -> list[bool]:
+        """Per normalised character: does it lie in a flagged span of one of ``kinds``?"""
+        flagged = bytearray(self.original_length + 1)
+        for s in self.spans:
+            if s.kind in kinds:
+                flagged[s.start : s.end] = b"\x01" * (s.end - s.start)
+        return [bool(flagged[o]) for o in self.offsets]
+
+    def masked(self) -> str:
+        """The text with boilerplate and mojibake characters replaced by ``MASKED``.
+
+        What matching sees: nothing flagged can take part in a formula or a slogan.
+        """
+        mask = self.flag_mask("boilerplate", "mojibake")
+        return "".join(MASKED if m else c for c, m in zip(self.text, mask))
 
 
 @lru_cache(maxsize=1)

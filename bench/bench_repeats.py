@@ -19,11 +19,8 @@ Usage: ``python bench/bench_repeats.py [--corpus PATH] [--out PATH] [--repeat N]
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
-import os
-import platform
 import random
 import re
 import resource
@@ -34,11 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import write_json_atomic  # noqa: E402 - bench/ is on sys.path when run as a script
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
+from _common import ROOT, environment, version, write_json_atomic  # bench/ is on sys.path when run as a script
 
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpus" / "xwlb_2020_2022.jsonl"
 DEFAULT_OUT = ROOT / "bench" / "results" / "repeats.json"
@@ -148,21 +141,6 @@ def best_of(args: list[str], repeat: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- main
 
 
-def environment() -> dict[str, Any]:
-    import numba
-    import numpy
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "numpy": numpy.__version__,
-        "numba": numba.__version__,
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
 def print_table(r: dict[str, Any]) -> None:
     print(f"{'run':<22}{'docs':>8}{'chars':>11}{'seconds':>9}{'peak MiB':>10}{'found':>10}")
     for key, row in r["scaling"].items():
@@ -254,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             "chars_ratio_100_25": round(full["chars"] / scaling["25%"]["chars"], 2),
         },
         "top_by_docs_len6": top,
-        "environment": environment(),
+        "environment": environment(numpy=version("numpy"), numba=version("numba")),
     }
     write_json_atomic(args.out, result)
     print_table(result)

@@ -165,10 +165,13 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON through a temporary file and ``os.replace``: readers see old or new, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -265,7 +268,7 @@ def build_index(
         gen = _next_generation(root)
         _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit, phrases)
         manifest = _manifest(root / gen, gen, embedder, prepared, sentences, texts, exact_limit, phrases)
-        _write_json_atomic(root / MANIFEST, manifest)
+        write_json_atomic(root / MANIFEST, manifest)
         if old is not None:
             old.close()
         _remove_stale_generations(root, keep=gen)

@@ -203,7 +203,14 @@ def index_info(index_dir: str | None, verify: bool, as_json: bool) -> None:
 @click.argument("query")
 @index_option
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 10000), help="Number of hits.")
-@click.option("--min-score", type=float, default=None, help="Drop hits scoring below this cosine.")
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "exact", "semantic"]),
+    default="hybrid",
+    show_default=True,
+    help="hybrid: every verbatim use first, then paraphrases; exact: verbatim only; semantic: vectors only.",
+)
+@click.option("--min-score", type=float, default=None, help="Drop semantic hits scoring below this cosine.")
 @click.option("--source", default=None, help="Only documents from this source.")
 @click.option("--since", "date_from", default=None, help="Only documents dated on or after (YYYY-MM-DD).")
 @click.option("--until", "date_to", default=None, help="Only documents dated on or before (YYYY-MM-DD).")
@@ -218,6 +225,7 @@ def search(
     query: str,
     index_dir: str | None,
     k: int,
+    mode: str,
     min_score: float | None,
     source: str | None,
     date_from: str | None,
@@ -225,11 +233,17 @@ def search(
     model: str | None,
     as_json: bool,
 ) -> None:
-    """Find the sentences that say what QUERY says (either script).
+    """Find the sentences that use QUERY word for word, then those that say the same.
+
+    Either script, with or without quotes, punctuation or inserted pinyin. Each hit says how
+    it matched (exact, semantic or exact+semantic); the verbatim part is shown in 【】.
+    Scores: 1 + the share of the sentence the query covers for a verbatim use, cosine otherwise.
 
     Example:
 
-        rhetoric search "各級領導幹部要繼續做好外防輸入、內防擴散工作" -k 5
+        rhetoric search "外防輸入、內防擴散" -k 5
+
+        rhetoric search "守土有责" --mode exact --json
     """
     from .embed import load_embedder
     from .index import Index
@@ -237,9 +251,11 @@ def search(
     with Index.open(index_dir) as ix:
         embedder = load_embedder(model) if model else None
         hits = ix.search(
-            query, k, min_score=min_score, embedder=embedder, source=source,
+            query, k, mode=mode, min_score=min_score, embedder=embedder, source=source,
             date_from=date_from, date_to=date_to,
         )
+        n_exact = sum(h.match != "semantic" for h in hits)
+        total = ix.exact_count(query, source=source, date_from=date_from, date_to=date_to) if n_exact == k else None
     if as_json:
         _echo_json([asdict(h) for h in hits])
         return
@@ -247,8 +263,12 @@ def search(
         click.echo("No hits.")
     for h in hits:
         meta = " ".join(x for x in (h.date, h.title) if x)
-        click.echo(f"{h.score:.3f}  {h.doc_id}[{h.start}:{h.end}]  {meta}")
-        click.echo(f"       {h.text}")
+        click.echo(f"{h.score:.3f}  {h.match:<14} {h.doc_id}[{h.start}:{h.end}]  {meta}")
+        a, b = (h.match_start - h.start, h.match_end - h.start) if h.match_start is not None else (0, 0)
+        marked = h.text[:a] + "【" + h.text[a:b] + "】" + h.text[b:] if b > a else h.text
+        click.echo(f"       {marked}")
+    if total is not None and total > k:
+        click.echo(f"{k} of {total} verbatim uses shown; raise -k to see more.")
 
 
 def lexicon_option(fn: F) -> F:

@@ -42,9 +42,11 @@ from .ingest import read_documents
 from .normalize import NORMALIZER_VERSION, Normalized, normalize
 from .progress import Progress, null_progress
 from .records import Document, Hit, Sentence, Span
+from .search import KEY_SCHEMA, KEY_TABLE, match_key
 from .segment import segment
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: adds the exact-match table (search.KEY_TABLE)
+READABLE_FORMATS = (1, 2)  # format 1 opens; its exact search asks for a rebuild
 EXACT_LIMIT = 1_000_000  # below this many vectors the index is exact (IndexFlatIP)
 MANIFEST = "manifest.json"
 DB_NAME = "rhetoric.sqlite"
@@ -303,20 +305,30 @@ def _open_existing(root: Path, model_id: str) -> Index | None:
 def _prepare(
     old: Index | None, new_docs: list[Document], progress: Progress
 ) -> tuple[list[_Prepared], dict[str, int]]:
-    """Normalise new or changed documents; reuse the stored normalisation of unchanged ones."""
+    """Normalise new or changed documents; reuse the stored normalisation of unchanged ones.
+
+    An index made by another normaliser version has its stored normalisations redone (its
+    vectors are still reused wherever the normalised text comes out the same).
+    """
     counts = {"added": 0, "replaced": 0, "unchanged": 0}
     stored = old.stored_hashes() if old is not None else {}
+    stale = old is not None and old.manifest.get("normalizer") != NORMALIZER_VERSION
     incoming = {d.doc_id for d in new_docs}
-    prepared: list[_Prepared] = []
-    if old is not None:
-        for doc_id in stored:
-            if doc_id not in incoming:
-                prepared.append(old._prepared(doc_id))  # kept as it is
+
+    def keep(doc_id: str) -> _Prepared:
+        assert old is not None
+        p = old._prepared(doc_id)
+        if stale:
+            norm = normalize(p.doc.text)
+            p = _Prepared(p.doc, norm, p.content_hash, list(norm.spans))
+        return p
+
+    prepared = [keep(doc_id) for doc_id in stored if doc_id not in incoming]
     with progress("Normalising", len(new_docs)) as bar:
         for doc in new_docs:
             h = _content_hash(doc)
             if old is not None and stored.get(doc.doc_id) == h:
-                prepared.append(old._prepared(doc.doc_id))
+                prepared.append(keep(doc.doc_id))
                 counts["unchanged"] += 1
             else:
                 counts["replaced" if doc.doc_id in stored else "added"] += 1
@@ -391,7 +403,7 @@ def _write_generation(
     gen.mkdir(parents=True, exist_ok=False)
     db = sqlite3.connect(gen / DB_NAME)
     try:
-        db.executescript(SCHEMA)
+        db.executescript(SCHEMA + KEY_SCHEMA)
         vec_id = {t: i for i, t in enumerate(texts)}
         db.executemany("INSERT INTO vectors(id, norm) VALUES (?, ?)", list(enumerate(texts)))
         for p in sorted(prepared, key=lambda p: p.doc.doc_id):
@@ -416,6 +428,8 @@ def _write_generation(
                     (doc_row, s.idx, s.start, s.end, s.text, s.norm, s.kind, vec),
                 )
                 sid = cur.lastrowid
+                if s.kind == "text":
+                    db.execute(f"INSERT INTO {KEY_TABLE}(rowid, key) VALUES (?, ?)", (sid, match_key(s.norm)[0]))
                 db.executemany(
                     "INSERT INTO clauses(sentence, idx, start, end, norm) VALUES (?,?,?,?,?)",
                     [(sid, i, a, b, n) for i, ((a, b), n) in enumerate(zip(s.clauses, s.clause_norms))],
@@ -534,7 +548,7 @@ class Index:
         manifest = _read_manifest(root)
         if manifest is None:
             raise IndexError_(f"{root}: no index here (build one with 'rhetoric index build PATH')")
-        if manifest.get("format") != FORMAT_VERSION:
+        if manifest.get("format") not in READABLE_FORMATS:
             raise IndexError_(f"{root}: index format {manifest.get('format')} is not supported; rebuild it")
         gen = root / manifest["generation"]
         for name in (DB_NAME, FAISS_NAME):
@@ -720,13 +734,44 @@ class Index:
         query: str,
         k: int = 10,
         *,
+        mode: str = "hybrid",
         min_score: float | None = None,
         embedder: Embedder | None = None,
         source: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
     ) -> list[Hit]:
-        """The ``k`` sentences closest in meaning to ``query``, best first.
+        """The ``k`` best hits for ``query``: verbatim uses first, then paraphrases (``mode="hybrid"``).
+
+        ``mode`` is ``hybrid``, ``exact`` or ``semantic``; see :mod:`rhetoric.search` for the rule.
+        """
+        from .search import search
+
+        return search(
+            self, query, k, mode=mode, min_score=min_score, embedder=embedder, source=source,
+            date_from=date_from, date_to=date_to,
+        )
+
+    def exact_count(
+        self, query: str, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None
+    ) -> int:
+        """How many sentences use ``query`` word for word (script, punctuation, pinyin aside)."""
+        from .search import exact_count
+
+        return exact_count(self, query, source=source, date_from=date_from, date_to=date_to)
+
+    def semantic_search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        min_score: float | None = None,
+        embedder: Embedder | None = None,
+        source: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Hit]:
+        """The ``k`` sentences closest in meaning to ``query``, best first (the semantic channel).
 
         The query is normalised like the corpus (Traditional or Simplified, with or without
         inserted pinyin). ``source`` and the ISO date range restrict the documents searched.
@@ -790,8 +835,9 @@ class Index:
                 key = (r[0], r[1])
                 if key in best:
                     continue  # an earlier (higher-scoring) vector already gave this sentence
-                best[key] = Hit(r[0], r[1], r[2], r[3], r[4], round(float(score), 6), r[5], r[6],
-                                r[7], r[8], r[9], r[10], r[11])
+                cos = round(float(score), 6)
+                best[key] = Hit(r[0], r[1], r[2], r[3], r[4], cos, r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+                                "semantic", cos)
                 order.append(key)
         return [best[k] for k in order]
 

@@ -23,14 +23,16 @@ from .charfreq import converter, is_cjk, t2s_char
 from .mojibake import find_mojibake
 from .records import Span
 
-NORMALIZER_VERSION = "1"
+NORMALIZER_VERSION = "2"  # 2: multi-syllable pinyin, full-width parentheses
 MASKED = "\x00"  # stands in for flagged characters in Normalized.masked()
 
-# Pinyin syllables written after a character: lower-case Latin with at least one tone mark.
+# Pinyin written after a character: lower-case Latin with at least one tone mark, one syllable
+# (``戰(zhàn)``) or up to four for a word (``外防（wài fáng）``), in half- or full-width brackets.
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
-_PINYIN = re.compile(rf"\((?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\)")
+_SYLLABLES = rf"(?=[a-zü{_TONED} ]*[{_TONED}])[a-zü{_TONED}]{{1,7}}(?: ?[a-zü{_TONED}]{{1,7}}){{0,3}}"
+_PINYIN = re.compile(rf"[(（]{_SYLLABLES}[)）]")
 # The same with its "(" lost to a broken byte: ``日?qǐng)``.
-_PINYIN_OPENLESS = re.compile(rf"(?<=\?)(?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\)")
+_PINYIN_OPENLESS = re.compile(rf"(?<=\?){_SYLLABLES}[)）]")
 _HALF_TO_FULL = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
 _MARKS = set("，、。；：！？")
 _ENDS = set("。！？")

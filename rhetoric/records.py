@@ -69,4 +69,6 @@ class Hit:
     source: str | None = None
     match_start: int | None = None  # the part that matched (a phrase, or the whole sentence)
     match_end: int | None = None
-    via: str = "sentence"  # "sentence" or "phrase"
+    via: str = "sentence"  # unit that matched: "sentence" or "phrase" (vectors), "text" (verbatim)
+    match: str = "semantic"  # channel(s) that found it: "exact", "semantic" or "exact+semantic"
+    semantic_score: float | None = None  # cosine similarity, when the semantic channel found it

@@ -48,7 +48,10 @@ def test_build_info_search_round_trip(tmp_path):
     assert len(hits) == 3
     assert {"doc_id", "text", "start", "end", "score", "title", "date"} <= set(hits[0])
     text = _run("search", "外防输入、内防扩散", "--index", ix, "-k", "3").output
-    assert hits[0]["doc_id"] in text and hits[0]["text"] in text
+    top = hits[0]
+    a, b = top["match_start"] - top["start"], top["match_end"] - top["start"]
+    shown = top["text"][:a] + "【" + top["text"][a:b] + "】" + top["text"][b:]
+    assert top["doc_id"] in text and shown in text and top["match"] in text
 
 
 def test_build_json_report_and_quiet(tmp_path):

@@ -211,7 +211,7 @@ def test_jsonl_sources_are_queryable(tmp_path):
 
 def test_phrase_vectors_point_inside_their_sentence(hash_index):
     with Index.open(hash_index) as ix:
-        hits = ix.search("守土有责、守土担责、守土尽责", k=5)
+        hits = ix.search("守土有责、守土担责、守土尽责", k=5, mode="semantic")
         phrase_hits = [h for h in hits if h.via == "phrase"]
         assert phrase_hits
         for h in hits:
@@ -228,4 +228,4 @@ def test_build_without_phrase_vectors(tmp_path):
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["phrase_vectors"] is False and manifest["counts"]["phrases"] == 0
     with Index.open(tmp_path / "b") as ix:
-        assert all(h.via == "sentence" for h in ix.search("守土有责", k=5))
+        assert all(h.via == "sentence" for h in ix.search("守土有责", k=5, mode="semantic"))

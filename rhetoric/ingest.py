@@ -32,6 +32,7 @@ SUPPORTED = (".txt", ".jsonl", ".csv")
 
 ENCODING_ERROR = "cannot tell the text encoding (tried utf-8, gb18030, big5, utf-16)"
 BINARY_ERROR = "looks like a binary file, not text"
+DOUBLE_ENCODED = "utf-8/latin-1"  # UTF-8 read as Latin-1 (or cp1252) and saved as UTF-8 again
 
 # Magic numbers of common binary formats that may carry a .txt name by mistake.
 _MAGIC = (
@@ -64,7 +65,7 @@ _JUNK = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd]")
 # --------------------------------------------------------------------------- files
 
 
-def iter_files(paths: Iterable[str | Path]) -> list[Path]:
+def iter_files(paths: Iterable[str | Path], on_unreadable: Warn | None = None) -> list[Path]:
     """Expand files and folders into the list of input files to read.
 
     Folders are walked recursively in sorted order; hidden entries (names starting with
@@ -73,16 +74,25 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
 
     Args:
         paths: Files and folders, in the order they should be read.
+        on_unreadable: Called with a one-line message for a folder inside ``paths`` that
+            cannot be listed (no permission); without it that is an error.
 
     Returns:
         The files, in a deterministic order.
 
     Raises:
-        InputError: A path does not exist, or a file named explicitly has an unsupported suffix.
+        InputError: A path does not exist, a folder cannot be listed, or a file named
+            explicitly has an unsupported suffix.
     """
     out: list[Path] = []
     seen_files: set[Path] = set()
     seen_dirs: set[Path] = set()
+
+    def unreadable(folder: Path, exc: OSError) -> None:
+        err = InputError(folder, f"cannot read the folder ({exc.strerror or exc})")
+        if on_unreadable is None:
+            raise err
+        on_unreadable(f"{err} (skipped)")
 
     def add(path: Path) -> None:
         real = path.resolve()
@@ -93,11 +103,15 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
     def walk(folder: Path) -> None:
         try:
             real = folder.resolve(strict=True)
-            if real in seen_dirs:
-                return
-            seen_dirs.add(real)
+        except (OSError, RuntimeError):  # broken link or symlink loop: nothing new to read
+            return
+        if real in seen_dirs:
+            return
+        seen_dirs.add(real)
+        try:
             entries = sorted(folder.iterdir(), key=lambda p: p.name)
-        except (OSError, RuntimeError):  # broken link or symlink loop
+        except OSError as exc:
+            unreadable(folder, exc)
             return
         for entry in entries:
             if entry.name.startswith("."):
@@ -121,6 +135,8 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
                     path, f"unsupported file type '{path.suffix}' (use {', '.join(SUPPORTED)})"
                 )
             add(path)
+        elif path.is_symlink():
+            raise InputError(path, "a broken or looping symbolic link")
         else:
             raise InputError(path, "no such file or folder")
     return out
@@ -187,6 +203,29 @@ def _utf16_by_nuls(data: bytes) -> str | None:
     return None
 
 
+# cp1252's characters for bytes 0x80-0x9F; Latin-1 gives every other byte its own code point.
+_CP1252_BYTE = {bytes([b]).decode("cp1252"): b for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def _undo_latin1(text: str) -> str | None:
+    """The Chinese text behind UTF-8 that was read as Latin-1/cp1252 and saved again, or None."""
+    if text.isascii():
+        return None
+    raw = bytearray()
+    for ch in text:
+        o = ord(ch)
+        if o < 0x100:
+            raw.append(o)
+        elif ch in _CP1252_BYTE:
+            raw.append(_CP1252_BYTE[ch])
+        else:
+            return None  # a character no single byte reads as: not this kind of mojibake
+    fixed = _try(bytes(raw), "utf-8")
+    if fixed is None or not any(_is_han(c) for c in fixed) or plausibility(fixed) < MIN_SCORE:
+        return None
+    return fixed
+
+
 def _looks_binary(data: bytes) -> bool:
     return data.startswith(_MAGIC) or b"\x00" in data[:_SNIFF_BYTES]
 
@@ -195,7 +234,9 @@ def decode_bytes(data: bytes, path: str | Path | None = None) -> tuple[str, str]
     """Decode the bytes of a text file, detecting its encoding.
 
     Order: a BOM (utf-8-sig, utf-16-le/-be); BOM-less UTF-16 when NUL bytes sit on one side
-    (the high byte of ASCII characters); strict UTF-8; otherwise gb18030, big5 and (for
+    (the high byte of ASCII characters); strict UTF-8 (repaired, with encoding
+    ``DOUBLE_ENCODED``, when it is Chinese UTF-8 once read as Latin-1 or cp1252 and saved
+    again: ``å¤é²è¾å¥`` for 外防输入); otherwise gb18030, big5 and (for
     even lengths) utf-16-le/-be, chosen by :func:`plausibility`. A guess that is not clearly
     right is an error, never a silent wrong decoding. UTF-16 is reported as
     "utf-16-le"/"utf-16-be" with or without a BOM.
@@ -223,6 +264,8 @@ def decode_bytes(data: bytes, path: str | Path | None = None) -> tuple[str, str]
         text, encoding = _try(data, utf16), utf16
     elif b"\x00" not in data and (text := _try(data, "utf-8")) is not None:
         encoding = "utf-8"
+        if (repaired := _undo_latin1(text)) is not None:
+            text, encoding = repaired, DOUBLE_ENCODED
     else:
         # Stray NULs without the UTF-16 pattern: only a plausible UTF-16 reading saves it.
         nul = b"\x00" in data
@@ -319,7 +362,9 @@ def read_documents(
     Args:
         paths: Files and folders (see :func:`iter_files`).
         skip_bad: Skip bad records of .jsonl/.csv files (broken JSON, missing text, bad or
-            duplicate id) with a warning instead of raising. Unreadable files always raise.
+            duplicate id) and bad files (undecodable, binary, unreadable, missing columns,
+            folders that cannot be listed) with a warning instead of raising. A path given
+            that does not exist is always an error.
         on_warning: Called with a one-line message for each skipped file or record.
 
     Yields:
@@ -330,43 +375,65 @@ def read_documents(
     """
     warn: Warn = on_warning or (lambda _msg: None)
     seen: dict[str, str] = {}  # doc id -> where it was first read
-    for file in iter_files(paths):
-        suffix = file.suffix.lower()
-        if suffix == ".txt":
-            doc = _read_txt(file, warn)
-            if doc is None:
-                continue
-            if doc.doc_id in seen:
-                raise InputError(file, f"duplicate id '{doc.doc_id}': also in {seen[doc.doc_id]}")
-            seen[doc.doc_id] = str(file)
-            yield doc
-            continue
-        records = _iter_jsonl(file) if suffix == ".jsonl" else _iter_csv(file)
+    for file in iter_files(paths, on_unreadable=warn if skip_bad else None):
         count = 0
-        for line_no, rec in records:
-            try:
-                if isinstance(rec, _BadRecord):
-                    raise rec
-                doc = _make_record(rec, f"{file}:{line_no}")
-                if doc.doc_id in seen:
-                    raise _BadRecord(f"duplicate id '{doc.doc_id}': also in {seen[doc.doc_id]}")
-            except _BadRecord as exc:
-                if not skip_bad:
-                    raise InputError(file, f"line {line_no}: {exc}") from None
-                warn(f"{file}: line {line_no}: {exc} (skipped)")
-                continue
-            seen[doc.doc_id] = doc.path or ""
-            count += 1
-            yield doc
-        if count == 0:
-            warn(f"{file}: no records read")
+        try:
+            for doc in _read_file(file, seen, skip_bad, warn):
+                count += 1
+                yield doc
+        except InputError as exc:
+            if not skip_bad:
+                raise
+            warn(f"{exc} ({'the rest of the file ' if count else ''}skipped)")
+
+
+def _read_file(file: Path, seen: dict[str, str], skip_bad: bool, warn: Warn) -> Iterator[Document]:
+    """The documents of one file; ``seen`` maps the ids read so far to where they were read."""
+    suffix = file.suffix.lower()
+    if suffix == ".txt":
+        doc = _read_txt(file, warn)
+        if doc is None:
+            return
+        if doc.doc_id in seen:
+            raise InputError(file, f"duplicate id '{doc.doc_id}': also in {seen[doc.doc_id]}")
+        seen[doc.doc_id] = str(file)
+        yield doc
+        return
+    records = _iter_jsonl(file) if suffix == ".jsonl" else _iter_csv(file)
+    count = 0
+    for line_no, rec in records:
+        try:
+            if isinstance(rec, _BadRecord):
+                raise rec
+            doc = _make_record(rec, f"{file}:{line_no}")
+            if doc.doc_id in seen:
+                raise _BadRecord(f"duplicate id '{doc.doc_id}': also in {seen[doc.doc_id]}")
+        except _BadRecord as exc:
+            if not skip_bad:
+                raise InputError(file, f"line {line_no}: {exc}") from None
+            warn(f"{file}: line {line_no}: {exc} (skipped)")
+            continue
+        seen[doc.doc_id] = doc.path or ""
+        count += 1
+        yield doc
+    if count == 0:
+        warn(f"{file}: no records read")
+
+
+def _read_bytes(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise InputError(file, f"cannot read the file ({exc.strerror or exc})") from None
 
 
 def _read_txt(file: Path, warn: Warn) -> Document | None:
-    text, encoding = decode_bytes(file.read_bytes(), file)
+    text, encoding = decode_bytes(_read_bytes(file), file)
     if not text.strip():
         warn(f"{file}: empty file (skipped)")
         return None
+    if encoding == DOUBLE_ENCODED:
+        warn(f"{file}: UTF-8 text that was once read as Latin-1 and saved again; repaired")
     first = next(line.strip() for line in text.split("\n") if line.strip())
     # Scraped pages leave tag residue on the headline (seed 000: 两场“硬戰”" />).
     title = re.sub(r"\s*\"?\s*/?>\s*$", "", first)[:TITLE_MAX] or first[:TITLE_MAX]
@@ -381,8 +448,11 @@ def _read_txt(file: Path, warn: Warn) -> Document | None:
 
 
 def _check_binary_head(file: Path) -> None:
-    with open(file, "rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise InputError(file, f"cannot read the file ({exc.strerror or exc})") from None
     if _looks_binary(head):
         raise InputError(file, BINARY_ERROR)
 

@@ -7,7 +7,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from helpers import SEEDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,6 +16,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RHETORIC_HOME", str(tmp_path / "rhetoric-home"))
+    # ./models may hold a model a developer built: tests see only the models they build.
+    monkeypatch.setenv("RHETORIC_MODELS", str(tmp_path / "models"))
     monkeypatch.delenv("RHETORIC_INDEX", raising=False)
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from helpers import SEEDS, seed_id
 
 from rhetoric.cli import cli
-
-from helpers import SEEDS, seed_id
 
 
 def _run(*args: str, **kw):
@@ -61,6 +59,21 @@ def test_build_json_report_and_quiet(tmp_path):
     assert report["documents"] == 5 and report["embedded"] == report["vectors"] > 0
     result = _run("index", "build", str(SEEDS), "--index", ix, "--model", "hash", "--quiet")
     assert result.exit_code == 0 and result.output == ""
+
+
+def test_adding_to_an_index_keeps_its_model_unless_one_is_named(tmp_path):
+    ix = str(tmp_path / "ix")
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_text((SEEDS / f"{seed_id('000')}.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    assert _run("index", "build", str(one), "--index", ix, "--model", "hash:64", "-q").exit_code == 0
+    # No --model: the index's own model, not the default engine (which would be a mismatch).
+    result = _run("index", "build", str(SEEDS), "--index", ix, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(_run("index", "info", "--index", ix, "--json").stdout)["model_id"] == "hash-64"
+    # Naming another model is still refused with the way out.
+    result = _run("index", "build", str(SEEDS), "--index", ix, "--model", "hash:32")
+    assert result.exit_code == 1 and "--replace" in result.output
 
 
 def test_index_from_environment(tmp_path, monkeypatch):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import directive_hits
 
 from rhetoric.cluster import calibrate, cluster_directives, near_duplicates
 from rhetoric.index import Index
 from rhetoric.normalize import normalize
-
-from helpers import directive_hits
 
 
 def test_calibration_takes_a_high_quantile_of_random_pairs():

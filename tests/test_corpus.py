@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import corpus_records, overlaps
 
 from rhetoric.embed import load_embedder
 from rhetoric.formulas import mine_formulas
 from rhetoric.index import Index, build_index
 from rhetoric.lexicon import load_lexicon
-
-from helpers import corpus_records, overlaps
 
 pytestmark = pytest.mark.slow
 

@@ -13,16 +13,15 @@ import numpy as np
 import pytest
 
 from rhetoric.embed import (
+    Embedder,
     EmbeddingCache,
     EmbedStats,
-    Embedder,
     HashingEmbedder,
     cache_key,
     default_cache_path,
     load_embedder,
 )
 from rhetoric.errors import ModelError
-
 
 
 def _has_cuda() -> bool:

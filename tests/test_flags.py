@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import corpus_records, seed_text
 
 from rhetoric.boilerplate import RecurringBoilerplate, find_boilerplate
 from rhetoric.mojibake import find_mojibake
 from rhetoric.normalize import normalize
-
-from helpers import corpus_records, seed_text
 
 KEYS = ["000", "001", "002", "003", "004"]
 

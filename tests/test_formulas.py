@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import evaluate_formulas, overlaps
 
 from rhetoric.embed import load_embedder
 from rhetoric.formulas import _variant_kind, mine_formulas
 from rhetoric.index import Index, build_index
 from rhetoric.lexicon import load_lexicon
-
-from helpers import evaluate_formulas, overlaps
 
 
 @pytest.fixture(scope="module")

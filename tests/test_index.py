@@ -5,12 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import SEEDS, seed_id, seed_text
 
 from rhetoric.embed import EmbeddingCache, HashingEmbedder, load_embedder
 from rhetoric.errors import IndexError_, RhetoricError
 from rhetoric.index import Index, _Lock, build_index
-
-from helpers import SEEDS, seed_id, seed_text
 
 
 def _build(paths, folder, **kw):

@@ -6,12 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, SEEDS, seed_text
 
 from rhetoric.errors import InputError
 from rhetoric.lexicon import Slogan, default_lexicon_path, load_lexicon, match_slogans
 from rhetoric.normalize import normalize
-
-from helpers import ROOT, SEEDS, seed_text
 
 CATEGORIES = {"covid", "loyalty", "mobilisation", "development", "discipline"}
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rhetoric.normalize import normalize, to_simplified
-
-from helpers import seed_text
 
 KEYS = ["000", "001", "002", "003", "004"]
 

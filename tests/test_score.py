@@ -6,6 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from helpers import seed_id, seed_text
 
 from rhetoric.cli import cli
 from rhetoric.cluster import near_duplicates
@@ -14,8 +15,6 @@ from rhetoric.formulas import mine_formulas
 from rhetoric.index import Index
 from rhetoric.lexicon import load_lexicon, locate_slogans
 from rhetoric.score import WEIGHTS, score_documents
-
-from helpers import seed_id, seed_text
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +118,9 @@ def test_compare_command(hash_index):
 
 def test_slogans_command_with_user_lexicon(hash_index, tmp_path):
     extra = tmp_path / "mine.toml"
-    extra.write_text('[[slogan]]\nid = "jiang-zheng-zhi"\ntext = "提高政治站位"\ncategory = "loyalty"\n', encoding="utf-8")
+    extra.write_text(
+        '[[slogan]]\nid = "jiang-zheng-zhi"\ntext = "提高政治站位"\ncategory = "loyalty"\n', encoding="utf-8"
+    )
     rows = json.loads(_run("slogans", "--index", str(hash_index), "--lexicon", str(extra), "--json").stdout)
     mine = [r for r in rows if r["slogan"]["id"] == "jiang-zheng-zhi"]
     assert mine and mine[0]["doc_ids"] == [seed_id("003")]

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from helpers import seed_id, seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rhetoric.normalize import normalize
 from rhetoric.records import Document
 from rhetoric.segment import segment, split_clauses, split_sentences
-
-from helpers import seed_id, seed_text
 
 
 def _sentences(text: str) -> list[str]:

@@ -386,6 +386,7 @@ def models_list(as_json: bool) -> None:
 @click.option("--source", default=None, help="Only documents from this source.")
 @click.option("--since", "date_from", default=None, help="Only documents dated on or after (YYYY-MM-DD).")
 @click.option("--until", "date_to", default=None, help="Only documents dated on or before (YYYY-MM-DD).")
+@click.option("--doc", "docs", multiple=True, help="Only this document (its id); repeatable.")
 @click.option(
     "--model",
     default=None,
@@ -402,6 +403,7 @@ def search(
     source: str | None,
     date_from: str | None,
     date_to: str | None,
+    docs: tuple[str, ...],
     model: str | None,
     as_json: bool,
 ) -> None:
@@ -416,18 +418,21 @@ def search(
         rhetoric search "外防輸入、內防擴散" -k 5
 
         rhetoric search "守土有责" --mode exact --json
+
+        rhetoric search "人民至上" --doc 001 --doc 002
     """
     from .embed import load_embedder
     from .index import Index
 
     with Index.open(index_dir) as ix:
         embedder = load_embedder(model) if model else None
-        hits = ix.search(
-            query, k, mode=mode, min_score=min_score, embedder=embedder, source=source,
-            date_from=date_from, date_to=date_to,
-        )
+        filters = {"source": source, "date_from": date_from, "date_to": date_to, "docs": docs or None}
+        unknown = [d for d in docs if not ix.has_document(d)]
+        if unknown:
+            raise RhetoricError(f"no document {unknown[0]!r} in {ix.root}")
+        hits = ix.search(query, k, mode=mode, min_score=min_score, embedder=embedder, **filters)
         n_exact = sum(h.match != "semantic" for h in hits)
-        total = ix.exact_count(query, source=source, date_from=date_from, date_to=date_to) if n_exact == k else None
+        total = ix.exact_count(query, **filters) if n_exact == k else None
     if as_json:
         _echo_json([asdict(h) for h in hits])
         return

@@ -156,6 +156,20 @@ def calibrate(
                        {k: round(v, 4) for k, v in qs.items()}, round(min(threshold, 0.999), 4))
 
 
+def calibrate_index(index: Index, *, max_vectors: int = 100_000, seed: int = 0) -> Calibration:
+    """``calibrate`` over the index's vectors (a random ``max_vectors`` of them in a bigger index).
+
+    Usage: ``calibrate_index(ix).threshold`` is the cosine from which two passages count as saying the same.
+    """
+    docs = index.vector_docs()
+    n = len(docs)
+    if n <= max_vectors:
+        return calibrate(index.vector_matrix(), docs, model_id=index.model_id, seed=seed)
+    ids = np.sort(np.random.default_rng(seed).choice(n, max_vectors, replace=False))
+    vectors = np.vstack([index.faiss.reconstruct(int(i)) for i in ids])
+    return calibrate(vectors, [docs[i] for i in ids], model_id=index.model_id, seed=seed)
+
+
 def _neighbours(
     space: _Space, threshold: float, k: int, block: int
 ) -> list[tuple[int, int, float]]:

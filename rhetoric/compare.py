@@ -1,5 +1,12 @@
 """Compare two documents: the passages they share, verbatim and in other words.
 
+Verbatim: maximal repeats of the two normalised texts. In other words: each sentence or
+phrase vector of one document searches the other document alone (``Index.nearest``, the
+search's semantic channel restricted to one document); a pair counts when each passage is the
+other's best match and the cosine clears the calibrated near-duplicate threshold (the one
+``near_duplicates`` uses). Nothing else in the corpus is searched, so comparing two documents
+of a large index costs a few searches per passage, not a corpus-wide neighbour search.
+
 Usage::
 
     with Index.open("index") as ix:
@@ -45,9 +52,14 @@ class Comparison:
     calibration: Calibration | None = None
 
 
-def compare_documents(index: Index, doc_a: str, doc_b: str, *, min_len: int = 4) -> Comparison:
-    """Passages shared by ``doc_a`` and ``doc_b``: exact (normalised) and semantic."""
-    from .cluster import near_duplicates
+def compare_documents(
+    index: Index, doc_a: str, doc_b: str, *, min_len: int = 4, threshold: float | None = None
+) -> Comparison:
+    """Passages shared by ``doc_a`` and ``doc_b``: exact (normalised) and semantic.
+
+    ``threshold`` (cosine) overrides the calibrated one for the semantic part.
+    """
+    from .cluster import calibrate_index
     from .repeats import find_repeats
 
     found = {doc.doc_id: (doc, norm) for doc, norm in index.normalized() if doc.doc_id in (doc_a, doc_b)}
@@ -75,13 +87,35 @@ def compare_documents(index: Index, doc_a: str, doc_b: str, *, min_len: int = 4)
             b0, b1 = nb.to_original(ob.start + a, ob.start + b)
             out.exact.append(SharedPassage(text, a0, a1, da.text[a0:a1], b0, b1, db.text[b0:b1]))
     out.exact.sort(key=lambda p: (p.a_start, -len(p.text)))
-    dups, cal = near_duplicates(index)
-    out.semantic = [
-        d for d in dups if {d.a.doc_id, d.b.doc_id} == {doc_a, doc_b}
-    ]
-    for d in out.semantic:
-        if d.a.doc_id != doc_a:
-            d.a, d.b = d.b, d.a
+    cal = calibrate_index(index)
+    if threshold is not None:
+        cal.threshold, cal.method = threshold, "given by the user"
+    out.semantic = _mutual_best(index, doc_a, doc_b, cal.threshold, db.text)
     out.semantic.sort(key=lambda d: (d.a.start, -d.score))
     out.calibration = cal
+    return out
+
+
+def _mutual_best(index: Index, doc_a: str, doc_b: str, threshold: float, text_b: str) -> list[NearDuplicate]:
+    """Passage pairs of the two documents that are each other's nearest, at or above ``threshold``."""
+    from .cluster import NearDuplicate, SentenceRef
+
+    # passage (sentence, start, end) -> (its best match's passage key, cosine, passage ref)
+    best: dict[str, dict[tuple[int, int, int], tuple[tuple[int, int, int], float, SentenceRef]]] = {}
+    for doc, other in ((doc_a, doc_b), (doc_b, doc_a)):
+        mine = best.setdefault(doc, {})
+        for vec, ref in index.vector_owners(docs=[doc]):
+            hits = index.nearest(index.faiss.reconstruct(vec), 1, docs=[other], min_score=threshold)
+            if hits:
+                h = hits[0]
+                key = (ref.sentence, ref.start, ref.end)
+                if key not in mine or h.score > mine[key][1]:
+                    mine[key] = ((h.sentence, h.match_start, h.match_end), h.score, ref)
+    out = []
+    for key_a, (key_b, score, ref_a) in best[doc_a].items():
+        back = best[doc_b].get(key_b)
+        if back is not None and back[0] == key_a:
+            sentence, start, end = key_b
+            ref_b = SentenceRef(doc_b, sentence, start, end, text_b[start:end])
+            out.append(NearDuplicate(ref_a, ref_b, round(score, 4)))
     return out

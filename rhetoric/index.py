@@ -30,7 +30,7 @@ import sqlite3
 import time
 import urllib.parse
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -840,6 +840,10 @@ class Index:
         )
         return [DocInfo(*row) for row in self.db.execute(sql, args)]
 
+    def has_document(self, doc_id: str) -> bool:
+        """Is there a document ``doc_id`` in this index?"""
+        return self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+
     def document_text(self, doc_id: str) -> str:
         """The original text of a document."""
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
@@ -925,16 +929,18 @@ class Index:
         """The normalised sentence text behind each vector id."""
         return [r[0] for r in self.db.execute("SELECT norm FROM vectors ORDER BY id")]
 
-    def vector_owners(self) -> Iterator[tuple[int, Any]]:
-        """``(vector id, SentenceRef)`` for every embedded sentence and phrase."""
+    def vector_owners(self, docs: Collection[str] | None = None) -> Iterator[tuple[int, Any]]:
+        """``(vector id, SentenceRef)`` for every embedded sentence and phrase (of ``docs`` only, if given)."""
         from .cluster import SentenceRef
 
+        only, args = _doc_condition(docs)
         rows = self.db.execute(
             "SELECT s.vec, d.doc_id, s.idx, s.start, s.end, d.id FROM sentences s"
-            " JOIN documents d ON d.id = s.doc WHERE s.vec IS NOT NULL UNION ALL"
+            f" JOIN documents d ON d.id = s.doc WHERE s.vec IS NOT NULL{only} UNION ALL"
             " SELECT p.vec, d.doc_id, s.idx, p.start, p.end, d.id FROM phrases p"
-            " JOIN sentences s ON s.id = p.sentence JOIN documents d ON d.id = s.doc"
-            " ORDER BY 2, 3, 4"
+            f" JOIN sentences s ON s.id = p.sentence JOIN documents d ON d.id = s.doc WHERE 1{only}"
+            " ORDER BY 2, 3, 4",
+            args + args,
         )
         texts: dict[int, str] = {}
         for vec, doc_id, idx, start, end, doc_row in rows:
@@ -944,6 +950,17 @@ class Index:
                     "SELECT text FROM documents WHERE id = ?", (doc_row,)
                 ).fetchone()[0]
             yield int(vec), SentenceRef(doc_id, idx, start, end, texts[doc_row][start:end])
+
+    def vector_docs(self) -> list[frozenset[str]]:
+        """Per vector id, the documents whose sentences or phrases it stands for."""
+        docs: list[set[str]] = [set() for _ in range(self.faiss.ntotal)]
+        for vec, doc_id in self.db.execute(
+            "SELECT s.vec, d.doc_id FROM sentences s JOIN documents d ON d.id = s.doc WHERE s.vec IS NOT NULL"
+            " UNION SELECT p.vec, d.doc_id FROM phrases p JOIN sentences s ON s.id = p.sentence"
+            " JOIN documents d ON d.id = s.doc"
+        ):
+            docs[vec].add(doc_id)
+        return [frozenset(d) for d in docs]
 
     # -- search --------------------------------------------------------------------------
 
@@ -964,6 +981,7 @@ class Index:
         source: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        docs: Collection[str] | None = None,
     ) -> list[Hit]:
         """The ``k`` best hits for ``query``: verbatim uses first, then paraphrases (``mode="hybrid"``).
 
@@ -973,16 +991,17 @@ class Index:
 
         return search(
             self, query, k, mode=mode, min_score=min_score, embedder=embedder, source=source,
-            date_from=date_from, date_to=date_to,
+            date_from=date_from, date_to=date_to, docs=docs,
         )
 
     def exact_count(
-        self, query: str, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None
+        self, query: str, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None,
+        docs: Collection[str] | None = None,
     ) -> int:
         """How many sentences use ``query`` word for word (script, punctuation, pinyin aside)."""
         from .search import exact_count
 
-        return exact_count(self, query, source=source, date_from=date_from, date_to=date_to)
+        return exact_count(self, query, source=source, date_from=date_from, date_to=date_to, docs=docs)
 
     def semantic_search(
         self,
@@ -994,11 +1013,13 @@ class Index:
         source: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        docs: Collection[str] | None = None,
     ) -> list[Hit]:
         """The ``k`` sentences closest in meaning to ``query``, best first (the semantic channel).
 
         The query is normalised like the corpus (Traditional or Simplified, with or without
-        inserted pinyin). ``source`` and the ISO date range restrict the documents searched.
+        inserted pinyin). ``source``, the ISO date range and ``docs`` (document ids) restrict
+        the documents searched.
         """
         norm = normalize(query, flags=False).text.strip()
         if not norm or not any(c.isalnum() for c in norm):
@@ -1014,22 +1035,59 @@ class Index:
         if self.faiss.ntotal == 0:
             return []
         qvec = embedder.embed([norm], "query")
+        return self.nearest(qvec[0], k, min_score=min_score, source=source, date_from=date_from, date_to=date_to,
+                            docs=docs)
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        *,
+        min_score: float | None = None,
+        source: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        docs: Collection[str] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` sentences nearest to ``vector`` (one of this index's space), best first.
+
+        ``semantic_search`` once the query is embedded; ``compare`` uses it with a stored
+        vector and ``docs`` (FAISS then visits only those documents' vectors).
+
+        Usage: ``ix.nearest(ix.faiss.reconstruct(7), 3, docs=["002"])``
+        """
+        qvec = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        total, params = self.faiss.ntotal, None
+        if docs is not None:
+            only, args = _doc_condition(docs)
+            allowed = np.fromiter(
+                (r[0] for r in self.db.execute(
+                    "SELECT s.vec FROM sentences s JOIN documents d ON d.id = s.doc"
+                    f" WHERE s.vec IS NOT NULL{only} UNION SELECT p.vec FROM phrases p"
+                    f" JOIN sentences s ON s.id = p.sentence JOIN documents d ON d.id = s.doc WHERE 1{only}",
+                    args + args,
+                )),
+                dtype=np.int64,
+            )
+            total, params = len(allowed), _restricted(self.faiss, allowed)
+        if total == 0:
+            return []
         filtered = source is not None or date_from is not None or date_to is not None
-        fetch = min(self.faiss.ntotal, max(k * 4, 16))
+        fetch = min(total, max(k * 4, 16))
         while True:
-            scores, ids = self.faiss.search(qvec, fetch)
-            hits = self._hits(scores[0], ids[0], source, date_from, date_to)
+            scores, ids = self.faiss.search(qvec, fetch, params=params)
+            hits = self._hits(scores[0], ids[0], source, date_from, date_to, None if docs is None else set(docs))
             hits = [h for h in hits if min_score is None or h.score >= min_score]
-            enough = len(hits) >= k or fetch >= self.faiss.ntotal
+            enough = len(hits) >= k or fetch >= total
             if enough or (min_score is not None and len(scores[0]) and scores[0][-1] < min_score):
                 return hits[:k]
             if not filtered and len(hits) >= k:
                 return hits[:k]
-            fetch = min(self.faiss.ntotal, fetch * 4)
+            fetch = min(total, fetch * 4)
 
     def _hits(
         self, scores: np.ndarray, ids: np.ndarray, source: str | None, date_from: str | None,
-        date_to: str | None,
+        date_to: str | None, docs: Collection[str] | None = None,
     ) -> list[Hit]:
         """Sentences behind the vector ids, best score per sentence, in score order.
 
@@ -1052,6 +1110,8 @@ class Index:
             for r in sorted(self.db.execute(sql, (int(vid), int(vid))).fetchall(), key=lambda r: (r[0], r[1])):
                 if source is not None and r[8] != source:
                     continue
+                if docs is not None and r[0] not in docs:
+                    continue
                 if date_from is not None and (r[7] is None or r[7] < date_from):
                     continue
                 if date_to is not None and (r[7] is None or r[7] > date_to):
@@ -1064,6 +1124,30 @@ class Index:
                                 "semantic", cos)
                 order.append(key)
         return [best[k] for k in order]
+
+
+def _doc_condition(docs: Collection[str] | None) -> tuple[str, list[str]]:
+    """SQL ``AND d.doc_id IN (...)`` for ``docs`` (empty when None), and its arguments."""
+    if docs is None:
+        return "", []
+    docs = list(docs)
+    return f" AND d.doc_id IN ({','.join('?' * len(docs))})" if docs else " AND 0", docs
+
+
+def _restricted(index: Any, allowed: np.ndarray) -> Any:
+    """FAISS search parameters that visit only the vector ids in ``allowed``."""
+    import faiss
+
+    sel = faiss.IDSelectorBatch(allowed)
+    inner = faiss.downcast_index(index)
+    if isinstance(inner, faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=inner.hnsw.efSearch)
+    elif isinstance(inner, faiss.IndexIVF):
+        params = faiss.SearchParametersIVF(sel=sel, nprobe=inner.nprobe)
+    else:
+        params = faiss.SearchParameters(sel=sel)
+    params._selector = sel  # the parameters hold a raw pointer: keep the selector alive with them
+    return params
 
 
 def index_model_id(folder: str | os.PathLike[str] | None = None) -> str | None:

@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from .errors import IndexError_, RhetoricError
@@ -88,8 +89,14 @@ def has_key_table(index: Index) -> bool:
     return row is not None
 
 
-def _filters(source: str | None, date_from: str | None, date_to: str | None) -> tuple[str, list[str]]:
+def _filters(
+    source: str | None, date_from: str | None, date_to: str | None, docs: Collection[str] | None = None
+) -> tuple[str, list[str]]:
     where, args = [], []
+    if docs is not None:
+        docs = list(docs)
+        where.append(f"d.doc_id IN ({','.join('?' * len(docs))})" if docs else "0")
+        args.extend(docs)
     if source is not None:
         where.append("d.source = ?")
         args.append(source)
@@ -113,12 +120,12 @@ def _key_condition(key: str) -> tuple[str, str]:
 
 def exact_count(
     index: Index, query: str, *, source: str | None = None, date_from: str | None = None,
-    date_to: str | None = None,
+    date_to: str | None = None, docs: Collection[str] | None = None,
 ) -> int:
     """How many sentences contain ``query`` verbatim (script, punctuation and pinyin aside)."""
     key = _checked_key(index, query)
     cond, arg = _key_condition(key)
-    extra, args = _filters(source, date_from, date_to)
+    extra, args = _filters(source, date_from, date_to, docs)
     sql = (
         f"SELECT count(*) FROM {KEY_TABLE} k JOIN sentences s ON s.id = k.rowid"
         f" JOIN documents d ON d.id = s.doc WHERE {cond}{extra}"
@@ -140,7 +147,7 @@ def _checked_key(index: Index, query: str) -> str:
 
 def exact_search(
     index: Index, query: str, k: int = 10, *, source: str | None = None, date_from: str | None = None,
-    date_to: str | None = None,
+    date_to: str | None = None, docs: Collection[str] | None = None,
 ) -> list[Hit]:
     """The ``k`` sentences containing ``query`` verbatim, the tightest uses first.
 
@@ -149,7 +156,7 @@ def exact_search(
     """
     key = _checked_key(index, query)
     cond, arg = _key_condition(key)
-    extra, args = _filters(source, date_from, date_to)
+    extra, args = _filters(source, date_from, date_to, docs)
     sql = (
         "SELECT d.doc_id, s.idx, s.text, s.start, s.end, s.norm, d.title, d.date, d.source, length(k.key)"
         f" FROM {KEY_TABLE} k JOIN sentences s ON s.id = k.rowid JOIN documents d ON d.id = s.doc"
@@ -175,10 +182,12 @@ def search(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    docs: Collection[str] | None = None,
 ) -> list[Hit]:
     """Search ``index`` in one of ``MODES``; see the module docstring for the fusion rule.
 
     ``min_score`` applies to the semantic channel (cosine); exact hits always qualify.
+    ``source``, the ISO date range and ``docs`` (document ids) restrict both channels.
     """
     if mode not in MODES:
         raise RhetoricError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -189,7 +198,7 @@ def search(
             f"{index.root}: the index was built with model {index.model_id!r}; "
             f"cannot query it with {embedder.model_id!r}"
         )
-    filters = {"source": source, "date_from": date_from, "date_to": date_to}
+    filters = {"source": source, "date_from": date_from, "date_to": date_to, "docs": docs}
     if mode == "semantic":
         return index.semantic_search(query, k, min_score=min_score, embedder=embedder, **filters)
     exact = exact_search(index, query, k, **filters)

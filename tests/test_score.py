@@ -70,6 +70,38 @@ def test_compare_aligns_shared_passages(hash_index):
         assert d.a.doc_id == c.doc_a and d.b.doc_id == c.doc_b
 
 
+def test_compare_semantic_pairs_are_mutual_best_matches_above_the_threshold(hash_index):
+    """Checked by brute force over the two documents' stored vectors."""
+
+    a_id, b_id = seed_id("002"), seed_id("004")
+    with Index.open(hash_index) as ix:
+        c = compare_documents(ix, a_id, b_id)
+        vecs = ix.vector_matrix()
+        owners = {d: [(v, r) for v, r in ix.vector_owners() if r.doc_id == d] for d in (a_id, b_id)}
+    threshold = c.calibration.threshold
+
+    def best(src: str, dst: str) -> dict:
+        out = {}
+        for v, r in owners[src]:
+            sims = [(float(vecs[v] @ vecs[w]), (q.sentence, q.start, q.end)) for w, q in owners[dst]]
+            score, key = max(sims, key=lambda x: x[0])
+            key_r = (r.sentence, r.start, r.end)
+            if score >= threshold - 1e-6 and (key_r not in out or score > out[key_r][1]):
+                out[key_r] = (key, score)
+        return out
+
+    fwd, back = best(a_id, b_id), best(b_id, a_id)
+    want = {(ka, kb) for ka, (kb, _) in fwd.items() if back.get(kb, (None,))[0] == ka}
+    got = {((d.a.sentence, d.a.start, d.a.end), (d.b.sentence, d.b.start, d.b.end)) for d in c.semantic}
+    assert want and got == want
+    assert all(d.score >= threshold - 1e-4 for d in c.semantic)
+    # A stricter threshold given by the user keeps a subset.
+    with Index.open(hash_index) as ix:
+        strict = compare_documents(ix, a_id, b_id, threshold=threshold + 0.1)
+    assert strict.calibration.method == "given by the user"
+    assert {(d.a.start, d.b.start) for d in strict.semantic} < {(d.a.start, d.b.start) for d in c.semantic}
+
+
 def test_compare_unknown_document_is_an_error(hash_index):
     from rhetoric.errors import RhetoricError
 

@@ -114,6 +114,33 @@ def test_filters_apply_to_the_exact_channel(hash_index: Path) -> None:
         assert all(h.date >= "2020-03-01" for h in late)
 
 
+def test_docs_restrict_both_channels(hash_index: Path) -> None:
+    with Index.open(hash_index) as ix:
+        docs = {d for d, _ in _containing(ix, "疫情防控阻击战")}
+        only = sorted(d for d in docs if d.startswith("004"))
+        for mode in ("exact", "semantic", "hybrid"):
+            hits = ix.search("疫情防控阻击战", k=12, mode=mode, docs=only)
+            assert hits and {h.doc_id for h in hits} == set(only), mode
+        assert ix.exact_count("疫情防控阻击战", docs=only) == 5
+        # The semantic channel searches only those documents: the best there, not the corpus's best
+        # filtered afterwards (which could leave fewer than k).
+        other = sorted(d for d in {s.doc_id for s in ix.sentences()} if d.startswith("001"))
+        hits = ix.search("外防输入、内防扩散", k=8, mode="semantic", docs=other)
+        assert len(hits) == 8 and {h.doc_id for h in hits} == set(other)
+        assert ix.search("外防输入", k=3, docs=[]) == []
+
+
+def test_cli_search_in_one_document(hash_index: Path) -> None:
+    runner = CliRunner()
+    with Index.open(hash_index) as ix:
+        doc = next(s.doc_id for s in ix.sentences() if s.doc_id.startswith("004"))
+    out = runner.invoke(cli, ["search", "疫情防控阻击战", "--index", str(hash_index), "--doc", doc, "--json"])
+    assert out.exit_code == 0, out.output
+    assert {h["doc_id"] for h in json.loads(out.output)} == {doc}
+    out = runner.invoke(cli, ["search", "疫情", "--index", str(hash_index), "--doc", "nope"])
+    assert out.exit_code == 1 and "no document 'nope'" in out.output
+
+
 def test_bad_queries_and_modes_are_clear_errors(hash_index: Path) -> None:
     with Index.open(hash_index) as ix:
         for q in ("", "  ", "，。！"):

@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import os
 import pickle
-import resource
 import sys
 import tempfile
 import time
@@ -39,7 +38,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, environment, write_json_atomic  # bench/ is on sys.path when run as a script
+from _common import (  # bench/ is on sys.path when run as a script
+    ROOT,
+    environment,
+    peak_rss_mib,
+    rss_mib,
+    write_json_atomic,
+)
 
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpus" / "xwlb_2020_2022.jsonl"
 DEFAULT_OUT = ROOT / "bench" / "results" / "formulas.json"
@@ -71,20 +76,6 @@ STAGES = (
     "_adoption",
 )
 TIMEOUT_S = 3600  # per fraction; a run past it is recorded as timed out, with its stage log
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def rss_mib() -> float:
-    """Resident memory of this process now."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def overlaps(a: str, b: str) -> bool:

@@ -27,7 +27,6 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -36,27 +35,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, environment, version, write_json_atomic  # bench/ is on sys.path when run as a script
+from _common import (  # bench/ is on sys.path when run as a script
+    ROOT,
+    environment,
+    peak_rss_mib,
+    rss_mib,
+    version,
+    write_json_atomic,
+)
 
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpus" / "xwlb_2020_2022.jsonl"
 DEFAULT_OUT = ROOT / "bench" / "results" / "scale.json"
 DIM = 384
 FULL = {"n": 1_000_000, "queries": 1000, "single": 300, "mine_sub": 50_000, "ray_texts": 300, "hash_texts": 20_000}
 QUICK = {"n": 60_000, "queries": 300, "single": 100, "mine_sub": 10_000, "ray_texts": 60, "hash_texts": 3_000}
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def rss_mib() -> float:
-    """Resident memory of this process now."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def in_subprocess(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

@@ -292,16 +292,6 @@ def _merge_flags(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]
     return clean
 
 
-def _union(spans: list[tuple[int, int]]) -> int:
-    total, end = 0, -1
-    for a, b in sorted(spans):
-        if b <= end:
-            continue
-        total += b - max(a, end)
-        end = b
-    return total
-
-
 def _months(first: str, last: str) -> list[str]:
     """Every month "YYYY-MM" from ``first`` to ``last`` (ISO dates), inclusive."""
     y, m = int(first[:4]), int(first[5:7])
@@ -313,6 +303,7 @@ def _months(first: str, last: str) -> list[str]:
     return out
 
 
+@_paused_gc()
 def build_report(
     index: Index,
     analysis: Analysis,
@@ -327,24 +318,7 @@ def build_report(
 
     Usage: ``report = build_report(ix, analyze(ix))``.
     """
-    with _paused_gc():
-        return _build_report(
-            index, analysis, formulas_limit=formulas_limit, clusters_limit=clusters_limit,
-            members_limit=members_limit, pairs_limit=pairs_limit, progress=progress,
-        )
-
-
-def _build_report(
-    index: Index,
-    analysis: Analysis,
-    *,
-    formulas_limit: int = 500,
-    clusters_limit: int = 200,
-    members_limit: int = 30,
-    pairs_limit: int = 200,
-    progress: Progress = null_progress,
-) -> Report:
-    from .score import WEIGHTS
+    from .score import WEIGHTS, union_length
 
     info = index.info()
     infos = {d.doc_id: d for d in index.documents()}
@@ -450,7 +424,7 @@ def _build_report(
     counted = {d["doc_id"]: d["counted_chars"] for d in documents}
     pairs = []
     for (a, b), (sa, sb) in pair_spans.items():
-        ua, ub = _union(sa), _union(sb)
+        ua, ub = union_length(sa), union_length(sb)
         denom = counted.get(a, 0) + counted.get(b, 0)
         pairs.append({
             "a": a, "b": b, "score": round((ua + ub) / denom, 4) if denom else 0.0,

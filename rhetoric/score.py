@@ -66,7 +66,8 @@ class DocScore:
     evidence: list[Evidence] = field(default_factory=list)
 
 
-def _union_length(spans: list[tuple[int, int]]) -> int:
+def union_length(spans: list[tuple[int, int]]) -> int:
+    """Characters covered by the union of ``[start, end)`` spans."""
     total, end = 0, -1
     for a, b in sorted(spans):
         if b <= end:
@@ -131,9 +132,9 @@ def score_documents(
             evidence[doc.doc_id].append(
                 Evidence("semantic", mine.start, mine.end, mine.text, other.text, others, best.score)
             )
-        coverage = _union_length(spans[doc.doc_id]) / chars if chars else 0.0
+        coverage = union_length(spans[doc.doc_id]) / chars if chars else 0.0
         near = with_dup / len(sentences) if sentences else 0.0
-        rep = _union_length(repeated[doc.doc_id]) / chars if chars else 0.0
+        rep = union_length(repeated[doc.doc_id]) / chars if chars else 0.0
         parts = {"coverage": min(1.0, coverage), "near_duplicate_share": near, "repetition": min(1.0, rep)}
         reuse = sum(WEIGHTS[k] * v for k, v in parts.items())
         rows.append(

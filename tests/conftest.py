@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import SEEDS
+from robust_helpers import write_build_script
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -55,3 +56,9 @@ def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_st_model import build_tiny_st_model
 
     return build_tiny_st_model(tmp_path_factory.mktemp("tiny_st") / "model")
+
+
+@pytest.fixture
+def build_script(tmp_path: Path) -> Path:
+    """A script that builds an index slowly, announcing its phases (see robust_helpers.SlowBuild)."""
+    return write_build_script(tmp_path)

@@ -246,3 +246,11 @@ def write_corpus(folder: Path, version: str, n: int = 12, salt: int = 0) -> set[
         lines.append(json.dumps({"id": f"{version}-{i:03d}", "text": text, "source": version}, ensure_ascii=False))
     (folder / "docs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {f"{version}-{i:03d}" for i in range(n)}
+
+
+def hash_build(corpus: Path, folder: Path, cache: Path, **kw: object) -> object:
+    """Build ``folder`` from ``corpus`` with a 64-d hashing embedder and the cache at ``cache``."""
+    from rhetoric.embed import EmbeddingCache, HashingEmbedder
+    from rhetoric.index import build_index
+
+    return build_index([corpus], folder, HashingEmbedder(64), cache=EmbeddingCache(cache), batch_size=4, **kw)

@@ -12,23 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from helpers import ROOT
-from robust_helpers import SlowBuild, cli_run, one_line, snapshot, write_build_script, write_corpus
+from robust_helpers import SlowBuild, cli_run, hash_build, one_line, snapshot, write_corpus
 
-from rhetoric.embed import EmbeddingCache, HashingEmbedder
-from rhetoric.index import Index, build_index
-
-
-@pytest.fixture
-def build_script(tmp_path: Path) -> Path:
-    return write_build_script(tmp_path)
-
-
-def _build(corpus: Path, folder: Path, cache: Path, **kw):
-    return build_index([corpus], folder, HashingEmbedder(64), cache=EmbeddingCache(cache), batch_size=4, **kw)
+from rhetoric.index import Index
 
 
 @pytest.mark.slow
@@ -61,7 +50,7 @@ def test_a_second_build_can_wait_for_the_first(tmp_path, build_script):
     first = SlowBuild(build_script, paths=[str(tmp_path / "A")], index=str(folder), cache=str(cache),
                       batch_delay=0.3)
     first.wait_for("embedding")
-    report = _build(tmp_path / "B", folder, cache, replace=True, wait=300)
+    report = hash_build(tmp_path / "B", folder, cache, replace=True, wait=300)
     assert first.proc.poll() is not None  # the first build had finished before the second went on
     assert first.finish() == 0
     assert first.report is not None and first.report["documents"] == 12
@@ -86,7 +75,7 @@ def test_waiting_has_a_limit(tmp_path):
         assert holder.stdout.readline().strip() == "held"
         t0 = time.monotonic()
         with pytest.raises(IndexError_, match=r"another build is running on this index .* after waiting 1s"):
-            _build(tmp_path / "A", folder, cache, wait=1.0)
+            hash_build(tmp_path / "A", folder, cache, wait=1.0)
         assert 0.9 < time.monotonic() - t0 < 20
         # The same from the command line (--wait).
         result = cli_run("index", "build", str(tmp_path / "A"), "--index", str(folder), "--model", "hash:64",
@@ -115,8 +104,8 @@ for i in range(rounds):
 def test_searches_during_builds_see_one_whole_generation(tmp_path):
     folder, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     ids = {v: frozenset(write_corpus(tmp_path / v, v)) for v in ("A", "B")}
-    _build(tmp_path / "B", folder, cache)
-    _build(tmp_path / "A", folder, cache, replace=True)  # both corpora cached: builds are quick
+    hash_build(tmp_path / "B", folder, cache)
+    hash_build(tmp_path / "A", folder, cache, replace=True)  # both corpora cached: builds are quick
     query = "外防输入、内防扩散"
     steady = Index.open(folder)  # opened once, before any of the builds below
     steady_hits = steady.search(query, k=5)
@@ -164,14 +153,14 @@ def test_a_reader_opening_during_a_swap_opens_the_new_generation(tmp_path, monke
     folder, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     write_corpus(tmp_path / "A", "A")
     ids_b = write_corpus(tmp_path / "B", "B")
-    _build(tmp_path / "A", folder, cache)
+    hash_build(tmp_path / "A", folder, cache)
     real = Index.__dict__["_open_generation"].__func__
     calls = []
 
     def racing(cls, root, manifest, verify):
         calls.append(manifest["generation"])
         if len(calls) == 1:
-            _build(tmp_path / "B", folder, cache, replace=True)  # swaps and removes gen-000001
+            hash_build(tmp_path / "B", folder, cache, replace=True)  # swaps and removes gen-000001
             assert not (folder / manifest["generation"]).exists()
         return real(cls, root, manifest, verify)
 

@@ -17,28 +17,19 @@ import pytest
 from robust_helpers import (
     SlowBuild,
     cli_run,
+    hash_build,
     one_line,
     snapshot,
-    write_build_script,
     write_corpus,
 )
 
-from rhetoric.embed import EmbeddingCache, HashingEmbedder
+from rhetoric.embed import EmbeddingCache
 from rhetoric.errors import IndexError_
-from rhetoric.index import MANIFEST, Index, build_index
+from rhetoric.index import MANIFEST, Index
 
 # "cleaning": removing the half-written generation a killed build left (follows a kill in "writing").
 PHASES = ["normalising", "embedding", "writing", "cleaning", "writing-faiss", "swapping", "removing"]
 KILLS = 21
-
-
-@pytest.fixture
-def build_script(tmp_path: Path) -> Path:
-    return write_build_script(tmp_path)
-
-
-def _build(corpus: Path, folder: Path, cache: Path, **kw):
-    return build_index([corpus], folder, HashingEmbedder(64), cache=EmbeddingCache(cache), batch_size=4, **kw)
 
 
 @pytest.mark.slow
@@ -46,7 +37,7 @@ def test_builds_killed_at_random_moments_never_break_the_index(tmp_path, build_s
     rng = random.Random(5)
     folder, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     ids = {v: write_corpus(tmp_path / v, v) for v in ("A", "B")}
-    _build(tmp_path / "A", folder, cache)
+    hash_build(tmp_path / "A", folder, cache)
     before = snapshot(folder)
     assert set(before["doc_ids"]) == ids["A"]
     outcomes = []
@@ -89,7 +80,7 @@ def test_builds_killed_at_random_moments_never_break_the_index(tmp_path, build_s
     # A final build goes through and leaves nothing of the killed ones behind.
     version = "B" if set(before["doc_ids"]) == ids["A"] else "A"
     write_corpus(tmp_path / version, version, salt=99)
-    report = _build(tmp_path / version, folder, cache, replace=True)
+    report = hash_build(tmp_path / version, folder, cache, replace=True)
     final = snapshot(folder)
     assert set(final["doc_ids"]) == ids[version] and report.documents == len(ids[version])
     assert sorted(p.name for p in folder.glob("gen-*")) == [final["generation"]]
@@ -109,7 +100,7 @@ def test_a_killed_build_resumes_from_the_embedding_cache(tmp_path, build_script)
     with EmbeddingCache(cache) as c:
         done = len(c)
     assert done >= 12
-    report = _build(tmp_path / "A", folder, cache)
+    report = hash_build(tmp_path / "A", folder, cache)
     assert 0 < done < report.vectors
     assert report.embedded == report.vectors - done  # what the killed build paid for is not paid again
     assert snapshot(folder)["counts"]["vectors"] == report.vectors
@@ -127,7 +118,7 @@ def test_a_killed_build_leaves_no_lock_behind(tmp_path, build_script):
     build.kill()
     assert lock.read_text().strip() == str(build.proc.pid)  # the file outlives the dead build...
     t0 = time.monotonic()
-    report = _build(tmp_path / "A", folder, cache)  # ...but its lock does not
+    report = hash_build(tmp_path / "A", folder, cache)  # ...but its lock does not
     assert time.monotonic() - t0 < 60 and report.documents == 12
     assert lock.read_text() == ""  # released after the build
 
@@ -137,13 +128,13 @@ def test_a_lock_file_naming_a_dead_process_does_not_block(tmp_path):
     write_corpus(tmp_path / "A", "A")
     folder.mkdir()
     (folder / ".lock").write_text("999999999\n")  # left by a build on another boot, say
-    assert _build(tmp_path / "A", folder, cache).documents == 12
+    assert hash_build(tmp_path / "A", folder, cache).documents == 12
 
 
 def test_leftovers_of_killed_builds_are_ignored_then_removed(tmp_path):
     folder, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     write_corpus(tmp_path / "A", "A")
-    _build(tmp_path / "A", folder, cache)
+    hash_build(tmp_path / "A", folder, cache)
     before = snapshot(folder)
     half = folder / "gen-000050"
     half.mkdir()
@@ -151,7 +142,7 @@ def test_leftovers_of_killed_builds_are_ignored_then_removed(tmp_path):
     (folder / f".{MANIFEST}.12345.tmp").write_text('{"format": 2, "generation": "gen-0000')
     assert snapshot(folder) == before  # readers follow the manifest only
     write_corpus(tmp_path / "B", "B")
-    _build(tmp_path / "B", folder, cache, replace=True)
+    hash_build(tmp_path / "B", folder, cache, replace=True)
     after = snapshot(folder)
     assert after["generation"] == "gen-000051"  # numbers above the leftovers, never reused
     assert sorted(p.name for p in folder.glob("gen-*")) == ["gen-000051"]
@@ -161,7 +152,7 @@ def test_leftovers_of_killed_builds_are_ignored_then_removed(tmp_path):
 def test_a_failed_replace_build_keeps_the_index(tmp_path):
     folder, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     write_corpus(tmp_path / "A", "A")
-    _build(tmp_path / "A", folder, cache)
+    hash_build(tmp_path / "A", folder, cache)
     before = snapshot(folder)
     (tmp_path / "bad.jsonl").write_text('{"id": "x", "text": \n', encoding="utf-8")
     result = cli_run("index", "build", str(tmp_path / "bad.jsonl"), "--index", str(folder), "--model", "hash:64",
@@ -183,7 +174,7 @@ def _flip(path: Path) -> None:
 @pytest.fixture
 def built(tmp_path) -> Path:
     write_corpus(tmp_path / "A", "A")
-    _build(tmp_path / "A", tmp_path / "ix", tmp_path / "cache.sqlite")
+    hash_build(tmp_path / "A", tmp_path / "ix", tmp_path / "cache.sqlite")
     return tmp_path / "ix"
 
 

@@ -183,6 +183,13 @@ def index() -> None:
     default=None,
     help="Ray cluster to use (--engine ray): 'auto' or 'ray://HOST:10001'; default a local Ray.",
 )
+@click.option(
+    "--index-type",
+    type=click.Choice(["auto", "flat", "flat-fp16", "hnsw", "ivf-sq8"]),
+    default=None,
+    help="FAISS index: auto (exact below 1M vectors, HNSW above), flat (exact), flat-fp16 (exact scan of "
+    "float16 vectors: half the memory and search time), hnsw, ivf-sq8. Default: the index's own, else auto.",
+)
 @click.option("--replace", is_flag=True, help="Rebuild from PATHS alone instead of adding to the index.")
 @click.option(
     "--wait",
@@ -210,6 +217,7 @@ def index_build(
     engine: str,
     workers: int,
     ray_address: str | None,
+    index_type: str | None,
     replace: bool,
     wait: float,
     skip_bad: bool,
@@ -242,6 +250,7 @@ def index_build(
         engine=engine,
         workers=workers,
         ray_address=ray_address,
+        index_type=index_type,
         replace=replace,
         wait=wait,
         skip_bad=skip_bad,

@@ -303,6 +303,7 @@ def build_index(
     engine: str = "local",
     workers: int = 2,
     ray_address: str | None = None,
+    index_type: str | None = None,
 ) -> BuildReport:
     """Build or update the index in ``folder`` from the documents under ``paths``.
 
@@ -317,6 +318,10 @@ def build_index(
     index whole; vectors are cached after every model batch, so the next build embeds only
     what the killed one had not. One build at a time: a second one waits ``wait`` seconds for
     the lock, then fails naming it.
+
+    ``index_type`` is a :data:`rhetoric.ann.KINDS` name: "auto" (exact below ``exact_limit``
+    vectors, HNSW above), "flat", "flat-fp16", "hnsw" or "ivf-sq8"; None keeps the existing
+    index's choice (else "auto").
 
     ``engine="ray"`` embeds through a Ray Data pipeline of ``workers`` actors (a local Ray, or
     the cluster at ``ray_address``: "auto" or "ray://HOST:10001"); the index, its vectors and the
@@ -346,8 +351,11 @@ def build_index(
         raise IndexError_(f"{root}: cannot create the index folder ({exc.strerror})") from None
     if not os.access(root, os.W_OK | os.X_OK):
         raise IndexError_(f"{root}: no permission to write the index folder")
+    if index_type is not None:
+        choose_index(0, embedder.dim, index_type)  # an unknown kind fails now, not after embedding
     with _Lock(root, wait=wait):
         old = None if replace else _open_existing(root, embedder.model_id)
+        kind = index_type or (old.manifest.get("index_kind") if old is not None else None) or "auto"
         gen = _next_generation(root)  # above any leftover, so a name never comes back
         _remove_stale_generations(root, keep=_current_generation(root))
         new_docs = list(read_documents(paths, skip_bad=skip_bad, on_warning=warnings.append))
@@ -360,8 +368,9 @@ def build_index(
             | {t for ss in sentences.values() for s in ss for _, _, t in (phrase_units(s) if phrases else [])}
         )
         vectors, reused, embedded = _vectors_for(texts, old, embedder, cache, progress, batch_size)
-        recall = _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit, phrases)
+        recall = _write_generation(root / gen, prepared, sentences, texts, vectors, exact_limit, phrases, kind)
         manifest = _manifest(root / gen, gen, embedder, prepared, sentences, texts, exact_limit, phrases, recall)
+        manifest["index_kind"] = kind  # what was asked for; "index_type" says what it became
         _fsync_folder(root / gen)  # the files are on disk before the manifest points at them
         write_json_atomic(root / MANIFEST, manifest)
         _fsync_folder(root, files=False)
@@ -605,6 +614,7 @@ def _write_generation(
     vectors: np.ndarray,
     exact_limit: int,
     phrases: bool,
+    kind: str = "auto",
 ) -> float | None:
     """Write the generation's SQLite and FAISS files; return the FAISS index's recall@10 (None if exact)."""
     import faiss
@@ -651,7 +661,7 @@ def _write_generation(
     finally:
         db.close()
     # Exact below the limit; above it HNSW with efSearch raised until recall@10 >= 0.95 (rhetoric.ann).
-    built = build_faiss(vectors, choose_index(len(vectors), vectors.shape[1], exact_limit=exact_limit))
+    built = build_faiss(vectors, choose_index(len(vectors), vectors.shape[1], kind, exact_limit=exact_limit))
     faiss.write_index(built.index, str(gen / FAISS_NAME))
     return built.recall_at_10
 

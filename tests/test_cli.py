@@ -76,6 +76,14 @@ def test_adding_to_an_index_keeps_its_model_unless_one_is_named(tmp_path):
     assert result.exit_code == 1 and "--replace" in result.output
 
 
+def test_index_type_option(tmp_path):
+    ix = str(tmp_path / "ix")
+    result = _run("index", "build", str(SEEDS), "--index", ix, "--model", "hash", "--index-type", "flat-fp16", "-q")
+    assert result.exit_code == 0, result.output
+    assert "flat-fp16-ip" in _run("index", "info", "--index", ix).output
+    assert _run("index", "build", str(SEEDS), "--index", ix, "--index-type", "ivf").exit_code == 2
+
+
 def test_index_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("RHETORIC_INDEX", str(tmp_path / "envix"))
     assert _run("index", "build", str(SEEDS), "--model", "hash", "-q").exit_code == 0

@@ -193,6 +193,36 @@ def test_approximate_index_above_the_limit_reports_recall(tmp_path):
     assert report.vectors > 10
 
 
+def test_float16_flat_index_searches_like_the_exact_one_and_is_kept(tmp_path, hash_index):
+    from rhetoric.cluster import near_duplicates
+
+    report = _build([SEEDS], tmp_path / "ix", index_type="flat-fp16")
+    manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    assert manifest["index_type"] == "flat-fp16-ip" and manifest["index_kind"] == "flat-fp16"
+    assert manifest["recall_at_10"] >= 0.95
+    assert (tmp_path / "ix" / manifest["generation"] / "faiss.index").stat().st_size < report.vectors * 256 * 4 * 0.6
+    with Index.open(tmp_path / "ix") as half, Index.open(hash_index) as full:
+        for query in ("外防输入、内防扩散", "坚决打赢疫情防控阻击战", "压紧压实各方责任"):
+            a = half.search(query, k=5, mode="semantic")
+            b = full.search(query, k=5, mode="semantic")
+            assert [(h.doc_id, h.sentence) for h in a][:3] == [(h.doc_id, h.sentence) for h in b][:3], query
+            assert all(abs(x.score - y.score) < 5e-3 for x, y in zip(a, b))
+        assert abs(len(near_duplicates(half)[0]) - len(near_duplicates(full)[0])) <= 3
+    # A later build without --index-type keeps it; naming another kind changes it.
+    _build([SEEDS], tmp_path / "ix")
+    assert json.loads((tmp_path / "ix" / "manifest.json").read_text())["index_type"] == "flat-fp16-ip"
+    _build([SEEDS], tmp_path / "ix", index_type="flat")
+    assert json.loads((tmp_path / "ix" / "manifest.json").read_text())["index_type"] == "flat-ip"
+
+
+def test_unknown_index_type_fails_before_any_work(tmp_path):
+    from rhetoric.errors import RhetoricError
+
+    with pytest.raises(RhetoricError, match="unknown index kind 'ivf'"):
+        _build([SEEDS], tmp_path / "ix", index_type="ivf")
+    assert not (tmp_path / "ix" / "manifest.json").exists()
+
+
 def test_jsonl_sources_are_queryable(tmp_path):
     recs = [
         {"id": "a1", "text": "坚持人民至上、生命至上。", "source": "县融媒体", "date": "2020-02-01"},

@@ -199,7 +199,12 @@ def index() -> None:
     help="Seconds to wait for another build of the same index to finish before failing.",
 )
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable records with a warning instead of stopping.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 4096))
+@click.option(
+    "--batch-size",
+    default=None,
+    type=click.IntRange(1, 4096),
+    help="Texts per model call [default: 256 on a GPU, whose batches are sorted by length; else 32].",
+)
 @click.option(
     "--phrases/--no-phrases",
     default=True,
@@ -221,7 +226,7 @@ def index_build(
     replace: bool,
     wait: float,
     skip_bad: bool,
-    batch_size: int,
+    batch_size: int | None,
     phrases: bool,
     as_json: bool,
     quiet: bool,
@@ -243,6 +248,8 @@ def index_build(
 
     existing = index_model_id(index_dir) if model == "default" and not replace else None
     embedder = model_embedder(existing) if existing else load_embedder(model, device=device)
+    if batch_size is None:  # a GPU wants big batches; length-sorted ones carry little padding
+        batch_size = 256 if str(getattr(embedder, "device", "cpu")).startswith("cuda") else 32
     report = build_index(
         paths,
         index_dir,

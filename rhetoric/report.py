@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .errors import RhetoricError
 from .progress import Progress, null_progress
+from .score import date_key as _date_key
 
 if TYPE_CHECKING:
     from .cluster import ClusterResult, NearDuplicate
@@ -170,19 +171,15 @@ def _paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _date_key(date: str | None, doc_id: str) -> tuple[bool, str, str]:
-    """Sort key putting dated documents first, earliest first, then undated ones by id."""
-    return (date is None, date or "", doc_id)
-
-
 class _Sharers:
     """The documents that share a passage, as a set and earliest first (shared, never copied per span)."""
 
-    __slots__ = ("docs", "ordered")
+    __slots__ = ("docs", "ordered", "unlisted")
 
-    def __init__(self, docs: frozenset[str], key: Any):
+    def __init__(self, docs: frozenset[str], key: Any, unlisted: int = 0):
         self.docs = docs
         self.ordered = sorted(docs, key=key)
+        self.unlisted = unlisted  # sharers counted but not named (evidence names only the earliest)
 
     def others(self, doc_id: str, limit: int) -> list[str]:
         """The first ``limit`` documents other than ``doc_id``."""
@@ -196,7 +193,7 @@ class _Sharers:
 
     def count(self, doc_id: str) -> int:
         """How many documents other than ``doc_id`` share it."""
-        return len(self.docs) - (doc_id in self.docs)
+        return len(self.docs) - (doc_id in self.docs) + self.unlisted
 
 
 @dataclass
@@ -252,7 +249,11 @@ def _spans_for(
             what = f.text
         else:
             fid, what = None, e.what
-            sharers = _Sharers(frozenset(e.other_docs), date_key) if e.other_docs else None
+            sharers = (
+                _Sharers(frozenset(e.other_docs), date_key, max(0, e.n_other_docs - len(e.other_docs)))
+                if e.other_docs
+                else None
+            )
         old = merged.get(key)
         if old is not None:
             if sharers is not None and (old.sharers is None or len(sharers.docs) > len(old.sharers.docs)):

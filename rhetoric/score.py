@@ -13,7 +13,9 @@ For each document, over its characters that are not boilerplate or mojibake:
   verbatim set phrases weigh most, reworded reuse next, self-repetition least.
 
 Every figure comes with its evidence (spans in original offsets, the formula or slogan, the
-other documents).
+other documents: the earliest ``EVIDENCE_LINKS`` of them and how many in all, since a formula
+used in thousands of documents would otherwise list all of them at each of its thousands of
+uses).
 
 Usage: ``for row in score_documents(ix, formulas, near_dups): print(row.doc_id, row.reuse_score)``.
 """
@@ -34,6 +36,27 @@ if TYPE_CHECKING:
     from .lexicon import Slogan
 
 WEIGHTS = {"coverage": 0.5, "near_duplicate_share": 0.35, "repetition": 0.15}
+EVIDENCE_LINKS = 25  # other documents named per piece of evidence (all are counted)
+
+
+def date_key(date: str | None, doc_id: str) -> tuple[bool, str, str]:
+    """Sort key putting dated documents first, earliest first, then undated ones by id."""
+    return (date is None, date or "", doc_id)
+
+
+class _Earliest:
+    """A passage's documents earliest first, shared by all its uses (never copied per use)."""
+
+    __slots__ = ("docs", "ordered")
+
+    def __init__(self, docs: set[str], dates: dict[str, str | None]):
+        self.docs = docs
+        self.ordered = sorted(docs, key=lambda d: date_key(dates.get(d), d))
+
+    def others(self, doc_id: str) -> tuple[list[str], int]:
+        """The first ``EVIDENCE_LINKS`` documents other than ``doc_id``, and how many there are."""
+        out = [d for d in self.ordered[: EVIDENCE_LINKS + 1] if d != doc_id]
+        return out[:EVIDENCE_LINKS], len(self.docs) - (doc_id in self.docs)
 
 
 @dataclass
@@ -45,9 +68,9 @@ class Evidence:
     end: int
     text: str
     what: str  # the formula's or slogan's text, or the other sentence
-    other_docs: list[str] = field(default_factory=list)
+    other_docs: list[str] = field(default_factory=list)  # earliest first, at most EVIDENCE_LINKS
     score: float | None = None
-
+    n_other_docs: int = 0  # all the other documents that share it
 
 @dataclass
 class DocScore:
@@ -89,18 +112,21 @@ def score_documents(
     evidence: dict[str, list[Evidence]] = defaultdict(list)
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
     repeated: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    dates = {d.doc_id: d.date for d in index.documents()}
     for f in formulas:
         entries = [(f.text, f.occurrences)] + [(v.text, v.occurrences) for v in f.variants]
-        docs = {o.doc_id for _, occ in entries for o in occ}
+        docs = _Earliest({o.doc_id for _, occ in entries for o in occ}, dates)
         for _, occ in entries:
             per_doc: dict[str, int] = defaultdict(int)
             for o in occ:
                 per_doc[o.doc_id] += 1
             for o in occ:
-                others = sorted(docs - {o.doc_id})
-                if others or f.kind == "slogan":
+                others, n_others = docs.others(o.doc_id)
+                if n_others or f.kind == "slogan":
                     spans[o.doc_id].append((o.start, o.end))
-                    evidence[o.doc_id].append(Evidence(f.kind, o.start, o.end, o.text, f.text, others))
+                    evidence[o.doc_id].append(
+                        Evidence(f.kind, o.start, o.end, o.text, f.text, others, n_other_docs=n_others)
+                    )
                 if per_doc[o.doc_id] > 1:
                     repeated[o.doc_id].append((o.start, o.end))
     by_sentence: dict[tuple[str, int], list[NearDuplicate]] = defaultdict(list)
@@ -128,9 +154,10 @@ def score_documents(
             with_dup += 1
             best = max(dups, key=lambda d: d.score)
             mine, other = (best.a, best.b) if best.a.doc_id == doc.doc_id else (best.b, best.a)
-            others = sorted({(d.b if d.a.doc_id == doc.doc_id else d.a).doc_id for d in dups})
+            sharing = _Earliest({(d.b if d.a.doc_id == doc.doc_id else d.a).doc_id for d in dups}, dates)
+            others, n_others = sharing.others(doc.doc_id)
             evidence[doc.doc_id].append(
-                Evidence("semantic", mine.start, mine.end, mine.text, other.text, others, best.score)
+                Evidence("semantic", mine.start, mine.end, mine.text, other.text, others, best.score, n_others)
             )
         coverage = union_length(spans[doc.doc_id]) / chars if chars else 0.0
         near = with_dup / len(sentences) if sentences else 0.0

@@ -11,10 +11,11 @@ from helpers import seed_id, seed_text
 from rhetoric.cli import cli
 from rhetoric.cluster import near_duplicates
 from rhetoric.compare import compare_documents
+from rhetoric.embed import load_embedder
 from rhetoric.formulas import mine_formulas
-from rhetoric.index import Index
+from rhetoric.index import Index, build_index
 from rhetoric.lexicon import load_lexicon, locate_slogans
-from rhetoric.score import WEIGHTS, score_documents
+from rhetoric.score import EVIDENCE_LINKS, WEIGHTS, score_documents
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,33 @@ def test_evidence_points_at_the_original_text(scores, hash_index):
 def test_repetition_inside_one_document_counts(scores):
     row = next(r for r in scores if r.doc_id == seed_id("000"))
     assert row.repetition > 0  # 以更坚定的信心、更顽强的意志、更果断的措施 stands twice
+
+
+def test_widely_shared_formula_names_the_earliest_documents_and_counts_all(tmp_path):
+    # 40 dated documents quote one slogan; ids run against dates so "earliest" is not id order.
+    n = EVIDENCE_LINKS + 15
+    slogan = "稳住基本盘、兜牢民生底线、守住安全线"
+    lines = [
+        json.dumps({"id": f"d{i:02d}", "date": f"2021-{1 + (n - 1 - i) // 28:02d}-{1 + (n - 1 - i) % 28:02d}",
+                    "text": f"第{i}次会议听取了汇报并研究部署工作。会议强调，要{slogan}。第{i}项安排随后下达。"},
+                   ensure_ascii=False)
+        for i in range(n)
+    ]
+    (tmp_path / "docs.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    build_index([tmp_path / "docs.jsonl"], tmp_path / "ix", load_embedder("hash"), cache=False)
+    with Index.open(tmp_path / "ix") as ix:
+        dates = {d.doc_id: d.date for d in ix.documents()}
+        rows = score_documents(ix, mine_formulas(ix, lexicon=[]), [], [])
+    row = next(r for r in rows if r.doc_id == "d00")
+    e = next(e for e in row.evidence if slogan in e.text or e.text in slogan and len(e.text) >= 8)
+    assert e.n_other_docs == n - 1
+    assert len(e.other_docs) == EVIDENCE_LINKS and "d00" not in e.other_docs
+    assert [dates[d] for d in e.other_docs] == sorted(dates[d] for d in e.other_docs)
+    assert e.other_docs[0] == f"d{n - 1:02d}"  # the earliest-dated document comes first
+    shown = CliRunner().invoke(cli, ["score", "--index", str(tmp_path / "ix"), "--evidence"]).output
+    assert f"and {n - 1 - EVIDENCE_LINKS} more" in shown
+    data = json.loads(CliRunner().invoke(cli, ["score", "--index", str(tmp_path / "ix"), "--json"]).output)
+    assert max(e["n_other_docs"] for r in data for e in r["evidence"]) == n - 1
 
 
 def test_compare_aligns_shared_passages(hash_index):

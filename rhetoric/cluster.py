@@ -241,16 +241,41 @@ def _exact_scores(index: Any) -> bool:
     return isinstance(faiss.downcast_index(index), faiss.IndexFlat | faiss.IndexHNSWFlat)
 
 
-def near_duplicates(
-    index: Index, *, threshold: float | None = None, k: int = 10, block: int = 4096
-) -> tuple[list[NearDuplicate], Calibration]:
-    """Sentence pairs of different documents that say the same, with the calibration used."""
+@dataclass
+class Pairs:
+    """The index's mutual best matches above the calibrated threshold (see :func:`mutual_pairs`)."""
+
+    space: _Space
+    calibration: Calibration
+    edges: list[tuple[int, int, float]]  # (vector a, vector b, cosine), a < b
+
+
+def mutual_pairs(index: Index, *, threshold: float | None = None, k: int = 10, block: int = 4096) -> Pairs:
+    """Calibrate and search the index's neighbours once, for near duplicates and clusters both.
+
+    The search is by far the largest cost of :func:`near_duplicates` and
+    :func:`cluster_directives` on a big corpus; ``pairs=`` lets them share one.
+
+    Usage: ``p = mutual_pairs(ix); near_duplicates(ix, pairs=p); cluster_directives(ix, pairs=p)``.
+    """
     space = _space(index)
     cal = calibrate(space.vectors, space.docs, model_id=index.model_id)
     if threshold is not None:
         cal.threshold, cal.method = threshold, "given by the user"
+    return Pairs(space, cal, _neighbours(space, cal.threshold, k, block))
+
+
+def near_duplicates(
+    index: Index, *, threshold: float | None = None, k: int = 10, block: int = 4096, pairs: Pairs | None = None
+) -> tuple[list[NearDuplicate], Calibration]:
+    """Sentence pairs of different documents that say the same, with the calibration used.
+
+    ``pairs`` from :func:`mutual_pairs` skips the search (``threshold``, ``k`` and ``block`` are then theirs).
+    """
+    pairs = pairs or mutual_pairs(index, threshold=threshold, k=k, block=block)
+    space, cal = pairs.space, pairs.calibration
     out: list[NearDuplicate] = []
-    for a, b, s in _neighbours(space, cal.threshold, k, block):
+    for a, b, s in pairs.edges:
         for ra in space.owners[a]:
             for rb in space.owners[b]:
                 if ra.doc_id != rb.doc_id:
@@ -337,17 +362,15 @@ def cluster_directives(
     min_docs: int = 2,
     max_size: int | None = None,
     block: int = 4096,
+    pairs: Pairs | None = None,
 ) -> ClusterResult:
     """Group sentences of different documents that say the same thing.
 
     Returns clusters covering at least ``min_docs`` documents, largest first, with the
-    calibration used.
+    calibration used. ``pairs`` from :func:`mutual_pairs` skips the neighbour search.
     """
-    space = _space(index)
-    cal = calibrate(space.vectors, space.docs, model_id=index.model_id)
-    if threshold is not None:
-        cal.threshold, cal.method = threshold, "given by the user"
-    edges = _neighbours(space, cal.threshold, k, block)
+    pairs = pairs or mutual_pairs(index, threshold=threshold, k=k, block=block)
+    space, cal, edges = pairs.space, pairs.calibration, pairs.edges
     # Sentences written identically in several documents share one vector: reuse by themselves.
     shared = {v for v, d in enumerate(space.docs) if len(d) >= 2}
     nodes = sorted({v for a, b, _ in edges for v in (a, b)} | shared)

@@ -102,7 +102,7 @@ def analyze(
 
     Usage: ``analysis = analyze(ix)``.
     """
-    from .cluster import Calibration, ClusterResult, cluster_directives, near_duplicates
+    from .cluster import Calibration, ClusterResult, cluster_directives, mutual_pairs, near_duplicates
     from .formulas import mine_formulas
     from .lexicon import load_lexicon
     from .score import score_documents
@@ -116,11 +116,12 @@ def analyze(
         bar.update(1)
         if semantic:
             t = time.perf_counter()
-            dups, _ = near_duplicates(index, threshold=threshold)
+            pairs = mutual_pairs(index, threshold=threshold)  # one neighbour search serves both
+            dups, _ = near_duplicates(index, pairs=pairs)
             seconds["near_duplicates"] = round(time.perf_counter() - t, 3)
             bar.update(1)
             t = time.perf_counter()
-            clusters = cluster_directives(index, threshold=threshold, min_docs=2)
+            clusters = cluster_directives(index, min_docs=2, pairs=pairs)
             seconds["clusters"] = round(time.perf_counter() - t, 3)
         else:
             dups = []

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from helpers import directive_hits
 
+from rhetoric import cluster as cluster_mod
 from rhetoric.cluster import calibrate, cluster_directives, near_duplicates
 from rhetoric.index import Index
 from rhetoric.normalize import normalize
@@ -53,6 +54,21 @@ def test_identical_sentence_in_two_documents_is_reuse(tmp_path):
 def _in_order(short: str, long_: str) -> bool:
     chars = iter(long_)
     return all(ch in chars for ch in short)
+
+
+def test_report_analysis_searches_neighbours_once_with_the_same_results(hash_index, monkeypatch):
+    from rhetoric.report import analyze
+
+    with Index.open(hash_index) as ix:
+        alone_dups, _ = near_duplicates(ix)
+        alone_clusters = cluster_directives(ix, min_docs=2)
+        searches = []
+        real = cluster_mod._neighbours
+        monkeypatch.setattr(cluster_mod, "_neighbours", lambda *a, **kw: searches.append(1) or real(*a, **kw))
+        analysis = analyze(ix, lexicon=[])
+    assert len(searches) == 1  # near duplicates and clusters share one search
+    assert analysis.near_duplicates == alone_dups
+    assert analysis.clusters == alone_clusters
 
 
 def test_clusters_have_labels_keywords_and_members(hash_index):

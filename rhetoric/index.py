@@ -47,7 +47,7 @@ from .ingest import read_documents
 from .normalize import NORMALIZER_VERSION, Normalized, normalize
 from .progress import Progress, null_progress
 from .records import Document, Hit, Sentence, Span
-from .search import KEY_SCHEMA, KEY_TABLE, match_key
+from .search import KEY_SCHEMA, KEY_TABLE, key_text
 from .segment import segment
 
 FORMAT_VERSION = 2  # 2: adds the exact-match table (search.KEY_TABLE)
@@ -625,38 +625,39 @@ def _write_generation(
         db.executescript(SCHEMA + KEY_SCHEMA)
         vec_id = {t: i for i, t in enumerate(texts)}
         db.executemany("INSERT INTO vectors(id, norm) VALUES (?, ?)", list(enumerate(texts)))
-        for p in sorted(prepared, key=lambda p: p.doc.doc_id):
+        # Row ids are given, not read back one insert at a time, so every table fills by executemany.
+        sid = 0
+        for doc_row, p in enumerate(sorted(prepared, key=lambda p: p.doc.doc_id), 1):
             d = p.doc
-            cur = db.execute(
-                "INSERT INTO documents(doc_id, title, date, source, path, encoding, text, norm,"
-                " offsets, content_hash, n_chars) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (d.doc_id, d.title, d.date, d.source, d.path, d.encoding, d.text, p.norm.text,
+            db.execute(
+                "INSERT INTO documents(id, doc_id, title, date, source, path, encoding, text, norm,"
+                " offsets, content_hash, n_chars) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (doc_row, d.doc_id, d.title, d.date, d.source, d.path, d.encoding, d.text, p.norm.text,
                  array("i", p.norm.offsets).tobytes(), p.content_hash, len(d.text)),
             )
-            doc_row = cur.lastrowid
             db.executemany(
                 "INSERT INTO spans(doc, start, end, kind, corpus) VALUES (?,?,?,?,?)",
                 [(doc_row, s.start, s.end, s.kind, 0) for s in p.base_spans]
                 + [(doc_row, s.start, s.end, s.kind, 1) for s in p.corpus_spans],
             )
+            sent_rows, key_rows, clause_rows, phrase_rows = [], [], [], []
             for s in sentences[d.doc_id]:
-                vec = vec_id.get(s.norm) if s.kind == "text" else None
-                cur = db.execute(
-                    "INSERT INTO sentences(doc, idx, start, end, text, norm, kind, vec)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
-                    (doc_row, s.idx, s.start, s.end, s.text, s.norm, s.kind, vec),
-                )
-                sid = cur.lastrowid
-                if s.kind == "text":
-                    db.execute(f"INSERT INTO {KEY_TABLE}(rowid, key) VALUES (?, ?)", (sid, match_key(s.norm)[0]))
-                db.executemany(
-                    "INSERT INTO clauses(sentence, idx, start, end, norm) VALUES (?,?,?,?,?)",
-                    [(sid, i, a, b, n) for i, ((a, b), n) in enumerate(zip(s.clauses, s.clause_norms))],
-                )
-                db.executemany(
-                    "INSERT INTO phrases(sentence, start, end, norm, vec) VALUES (?,?,?,?,?)",
-                    [(sid, a, b, t, vec_id[t]) for a, b, t in (phrase_units(s) if phrases else [])],
-                )
+                sid += 1
+                text = s.kind == "text"
+                sent_rows.append((sid, doc_row, s.idx, s.start, s.end, s.text, s.norm, s.kind,
+                                  vec_id.get(s.norm) if text else None))
+                if text:
+                    key_rows.append((sid, key_text(s.norm)))
+                clause_rows += [(sid, i, a, b, n) for i, ((a, b), n) in enumerate(zip(s.clauses, s.clause_norms))]
+                if phrases:
+                    phrase_rows += [(sid, a, b, t, vec_id[t]) for a, b, t in phrase_units(s)]
+            db.executemany(
+                "INSERT INTO sentences(id, doc, idx, start, end, text, norm, kind, vec) VALUES (?,?,?,?,?,?,?,?,?)",
+                sent_rows,
+            )
+            db.executemany(f"INSERT INTO {KEY_TABLE}(rowid, key) VALUES (?, ?)", key_rows)
+            db.executemany("INSERT INTO clauses(sentence, idx, start, end, norm) VALUES (?,?,?,?,?)", clause_rows)
+            db.executemany("INSERT INTO phrases(sentence, start, end, norm, vec) VALUES (?,?,?,?,?)", phrase_rows)
         db.commit()
     finally:
         db.close()

@@ -13,11 +13,13 @@ import opencc
 import pytest
 from click.testing import CliRunner
 from helpers import SEEDS, corpus_records
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rhetoric.cli import cli
 from rhetoric.errors import IndexError_, RhetoricError
 from rhetoric.index import Index, build_index
-from rhetoric.search import locate, match_key
+from rhetoric.search import _key_char, key_text, locate, match_key
 
 # The queries and the seeds holding the sentences that quote them (one entry a sentence).
 DONE_CRITERIA = {
@@ -148,6 +150,14 @@ def test_bad_queries_and_modes_are_clear_errors(hash_index: Path) -> None:
                 ix.search(q, mode="exact")
         with pytest.raises(RhetoricError, match="unknown search mode"):
             ix.search("防控", mode="fuzzy")
+
+
+@given(st.text(max_size=80))
+def test_the_stored_key_is_the_match_key_char_by_char(text: str) -> None:
+    # The index stores key_text (a cached translate table); locate and exact search use match_key.
+    key, where = match_key(text)
+    assert key_text(text) == key == "".join(_key_char(c) for c in text)
+    assert where == [i for i, c in enumerate(text) if _key_char(c)]
 
 
 def test_locate_maps_a_key_through_pinyin_and_script() -> None:

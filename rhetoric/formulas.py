@@ -581,7 +581,7 @@ def _find_fuzzy_variants(formulas: list[Formula], corpus: _Corpus, threshold: fl
         known = {f.text, *(v.text for v in f.variants)}
         taken = {(o.doc_id, o.start) for o in f.occurrences}
         counts = Counter(pid for g in grams for pid in postings.get(g, ()))
-        for pid, shared in counts.items():
+        for pid, shared in sorted(counts.items()):  # corpus order: a set's order changes from run to run
             if shared < 0.4 * len(grams):
                 continue
             d, a, b, text = phrases[pid]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from helpers import evaluate_formulas, overlaps
@@ -133,3 +134,27 @@ def test_lexicon_slogans_are_marked_and_keep_their_category(seed_formulas):
     slogans = [f for f in seed_formulas if f.kind == "slogan"]
     assert slogans
     assert all(f.slogan_id and f.category and f.canonical for f in slogans)
+
+
+def test_analysis_is_the_same_whatever_the_hash_seed(hash_index):
+    # Python orders sets of strings differently in each process (PYTHONHASHSEED); the results
+    # (formulas, variants and their order, scores) must not depend on it.
+    import subprocess
+    import sys
+
+    script = (
+        "import dataclasses, json, sys\n"
+        "from rhetoric.index import Index\n"
+        "from rhetoric.report import analyze\n"
+        "with Index.open(sys.argv[1]) as ix:\n"
+        "    a = analyze(ix)\n"
+        "a.seconds = {}\n"
+        "print(json.dumps(dataclasses.asdict(a), ensure_ascii=False, sort_keys=True))\n"
+    )
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-c", script, str(hash_index)], capture_output=True, text=True,
+                              env=env, check=True)
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1]

@@ -668,6 +668,9 @@ def _written_line(w: Any) -> str:
 @click.option("--semantic/--no-semantic", default=True, show_default=True,
               help="Find semantic reuse and directives; --no-semantic skips them (for a 'hash' index, or to "
                    "save the nearest-neighbour search on a large corpus).")
+@click.option("--fresh", is_flag=True,
+              help="Recompute the analysis even if an earlier report saved one for this index and these "
+                   "settings (in the index folder's analysis/), and save the new one.")
 @json_option
 @quiet_option
 @_fail_cleanly
@@ -680,6 +683,7 @@ def report(
     threshold: float | None,
     formulas_limit: int,
     semantic: bool,
+    fresh: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -688,7 +692,9 @@ def report(
     It shows which formulas dominate the corpus and who used them first, which documents are
     most formulaic, the directives, and each document's text with its reused passages
     highlighted. A large corpus gets an index page plus pages of documents in OUT_pages/
-    beside it. The JSON schema is in docs/report-schema.md.
+    beside it. The JSON schema is in docs/report-schema.md. The analysis is saved in the index
+    folder, so another report of the same index with the same settings (say, another format)
+    starts at once; a rebuilt index, other settings or another rhetoric version recompute it.
 
     Example:
 
@@ -701,13 +707,14 @@ def report(
 
     run = report_index(
         index_dir, out, fmt, lexicon=_lexicon(lexicons), min_docs=min_docs, threshold=threshold,
-        formulas_limit=formulas_limit, semantic=semantic, progress=terminal_progress(quiet or as_json),
+        formulas_limit=formulas_limit, semantic=semantic, refresh=fresh, progress=terminal_progress(quiet or as_json),
     )
     if as_json:
         _echo_json(asdict(run))
         return
     if not quiet:
-        click.echo(f"Analysed {run.documents} documents in {run.analysis_seconds:.1f}s; "
+        how = "Read the saved analysis of" if run.analysis_reused else "Analysed"
+        click.echo(f"{how} {run.documents} documents in {run.analysis_seconds:.1f}s; "
                    f"report built and written in {run.report_seconds:.1f}s.")
         click.echo(_written_line(run.written))
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .atomic import write_bytes_atomic
 from .errors import RhetoricError
 from .progress import Progress, null_progress
 from .score import date_key as _date_key
@@ -80,7 +81,8 @@ class Analysis:
     scores: list[DocScore]
     lexicon: list[Slogan]
     min_docs: int = 2
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per step, as measured when it ran
+    from_saved: bool = False  # read back from the index folder (see rhetoric.saved), not computed now
 
 
 def analyze(
@@ -90,6 +92,8 @@ def analyze(
     min_docs: int = 2,
     threshold: float | None = None,
     semantic: bool = True,
+    reuse: bool = False,
+    refresh: bool = False,
     progress: Progress = null_progress,
 ) -> Analysis:
     """Mine formulas, find near duplicates and directive clusters, and score every document.
@@ -98,16 +102,33 @@ def analyze(
     to the bundled slogan lexicon. ``semantic=False`` skips near duplicates and clusters (the
     scores' ``near_duplicate_share`` is then 0): for an index built with the ``hash`` embedder,
     whose vectors are only lexical, or a large corpus, where the nearest-neighbour search over
-    every sentence and phrase vector takes by far the longest.
+    every sentence and phrase vector takes by far the longest. With ``reuse`` the analysis is
+    read from, or else saved to, the index folder (:mod:`rhetoric.saved`): the same index,
+    settings and code give the same analysis; ``refresh`` computes it anew and saves that.
 
     Usage: ``analysis = analyze(ix)``.
     """
-    from .cluster import Calibration, ClusterResult, cluster_directives, mutual_pairs, near_duplicates
-    from .formulas import mine_formulas
+    from . import saved
     from .lexicon import load_lexicon
-    from .score import score_documents
 
     lex = list(lexicon) if lexicon is not None else load_lexicon()
+    if not reuse:
+        return _analyze(index, lex, min_docs, threshold, semantic, progress)
+    key = saved.analysis_key(index, lex, min_docs=min_docs, threshold=threshold, semantic=semantic)
+    found = None if refresh else saved.load(index, key)
+    if found is None:
+        found = _analyze(index, lex, min_docs, threshold, semantic, progress)
+        saved.save(index, key, found)
+    return found
+
+
+def _analyze(
+    index: Index, lex: list[Slogan], min_docs: int, threshold: float | None, semantic: bool, progress: Progress
+) -> Analysis:
+    from .cluster import Calibration, ClusterResult, cluster_directives, mutual_pairs, near_duplicates
+    from .formulas import mine_formulas
+    from .score import score_documents
+
     seconds: dict[str, float] = {}
     with progress("Analysing", 4) as bar:
         t = time.perf_counter()
@@ -1187,16 +1208,7 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> str:
 
 
 def _write_atomic(path: Path, data: str) -> int:
-    raw = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(raw)
+    return write_bytes_atomic(path, data.encode("utf-8"))
 
 
 def write_report(
@@ -1277,6 +1289,7 @@ class ReportRun:
     formulas: int
     analysis_seconds: float
     report_seconds: float  # building the report from the analysis, rendering and writing it
+    analysis_reused: bool = False  # the analysis saved in the index folder was read back
 
 
 def report_index(
@@ -1289,9 +1302,14 @@ def report_index(
     threshold: float | None = None,
     formulas_limit: int = 500,
     semantic: bool = True,
+    reuse: bool = True,
+    refresh: bool = False,
     progress: Progress = null_progress,
 ) -> ReportRun:
     """Analyse the index in ``index_dir`` and write its report to ``out`` (what ``rhetoric report`` does).
+
+    ``reuse``: read the analysis saved in the index folder by an earlier report with the same
+    settings, or save this one there; ``refresh``: compute it anew and save that (see :func:`analyze`).
 
     Usage: ``report_index("index", "report.html")``.
     """
@@ -1301,13 +1319,14 @@ def report_index(
     with Index.open(index_dir) as ix:
         t = time.perf_counter()
         analysis = analyze(ix, lexicon=lexicon, min_docs=min_docs, threshold=threshold, semantic=semantic,
-                           progress=progress)
+                           reuse=reuse, refresh=refresh, progress=progress)
         analysis_s = time.perf_counter() - t
         t = time.perf_counter()
         report = build_report(ix, analysis, formulas_limit=formulas_limit, progress=progress)
         written = write_report(report, out, fmt, progress=progress)
         report_s = time.perf_counter() - t
-    return ReportRun(written, len(report.documents), len(report.formulas), round(analysis_s, 3), round(report_s, 3))
+    return ReportRun(written, len(report.documents), len(report.formulas), round(analysis_s, 3), round(report_s, 3),
+                     analysis.from_saved)
 
 
 # ------------------------------------------------------------------------------ demo
